@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="Process is alive")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    summary="Ready to serve: database reachable and rubrics loaded",
+    responses={503: {"description": "Not ready; the body says which check failed"}},
+)
+def readyz(request: Request) -> JSONResponse:
+    checks = {
+        "database": "ok",
+        "rubrics": "ok" if request.app.state.rubrics_loaded else "not loaded",
+    }
+    try:
+        with request.app.state.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:  # any failure means "not ready"; the kind is what operators need
+        checks["database"] = f"unavailable ({exc.__class__.__name__})"
+    ready = all(value == "ok" for value in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks},
+        status_code=200 if ready else 503,
+        headers=None if ready else {"Retry-After": "5"},
+    )

@@ -1,0 +1,71 @@
+"""The rubric document: what a file in ``rubrics/`` (or, later, an API body) contains."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+Slug = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length=1, max_length=64)
+]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FeedbackDoc(_Strict):
+    hit: Text
+    miss: Text
+
+
+class CriterionDoc(_Strict):
+    id: Slug
+    description: Text
+    weight: Annotated[float, Field(gt=0, le=100)] = 1.0
+    phrasings: Annotated[list[Text], Field(min_length=1, max_length=100)]
+    feedback: FeedbackDoc
+
+
+class WeightsDoc(_Strict):
+    """Blend of keyword coverage and TF-IDF similarity.
+
+    Default 0.7 / 0.3: criteria are authored by the teacher and say *which* ideas count,
+    while TF-IDF only measures shared vocabulary and penalises a correct answer in other
+    words, so it refines rather than decides the score.
+    """
+
+    keywords: Annotated[float, Field(ge=0, le=1)] = 0.7
+    similarity: Annotated[float, Field(ge=0, le=1)] = 0.3
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> WeightsDoc:
+        if abs(self.keywords + self.similarity - 1) > 1e-6:
+            raise ValueError("keywords and similarity must sum to 1")
+        return self
+
+
+class RubricDocument(_Strict):
+    id: Slug
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    prompt: Text
+    max_points: Annotated[float, Field(gt=0, le=1000)]
+    score_step: Annotated[float, Field(gt=0)] = 0.5
+    weights: WeightsDoc = WeightsDoc()
+    reference_answers: Annotated[list[Text], Field(min_length=1, max_length=50)]
+    # Domain text the TF-IDF model is fitted on together with the reference answers.
+    background: str = ""
+    criteria: Annotated[list[CriterionDoc], Field(min_length=1, max_length=50)]
+
+    def canonical_json(self) -> str:
+        return json.dumps(
+            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+
+    def content_hash(self) -> str:
+        """SHA-256 of the canonical JSON: equal rubrics hash equal whatever the YAML layout."""
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()

@@ -1,0 +1,164 @@
+"""Rubrics: load and validate documents, keep immutable versions, compile graders."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from service.db.models import Question, RubricVersion
+from service.domain.rubrics.repository import RubricRepository
+from service.domain.rubrics.schemas import RubricDocument
+from service.errors import RubricInvalid
+from service.scoring import ENGINE_VERSION, CriterionSpec, Grader, RubricError, RubricSpec
+
+log = logging.getLogger(__name__)
+
+
+def to_spec(document: RubricDocument) -> RubricSpec:
+    """The engine's frozen view of a validated rubric document."""
+    return RubricSpec(
+        prompt=document.prompt,
+        max_points=document.max_points,
+        score_step=document.score_step,
+        reference_answers=tuple(document.reference_answers),
+        criteria=tuple(
+            CriterionSpec(
+                id=c.id,
+                description=c.description,
+                weight=c.weight,
+                phrasings=tuple(c.phrasings),
+                feedback_hit=c.feedback.hit,
+                feedback_miss=c.feedback.miss,
+            )
+            for c in document.criteria
+        ),
+        keyword_weight=document.weights.keywords,
+        similarity_weight=document.weights.similarity,
+        # One document per line: IDF needs several documents to tell rare terms from common.
+        background=tuple(line.strip() for line in document.background.splitlines() if line.strip()),
+    )
+
+
+def validate_document(data: Any, *, source: str) -> RubricDocument:
+    """Validate a parsed rubric and check that it compiles; ``RubricInvalid`` names the field."""
+    try:
+        document = RubricDocument.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"]) or "(document)"
+        raise RubricInvalid(source, field, error["msg"]) from exc
+    try:
+        Grader(to_spec(document))
+    except RubricError as exc:
+        raise RubricInvalid(source, exc.field, exc.problem) from exc
+    return document
+
+
+def load_rubric_file(path: Path) -> RubricDocument:
+    source = str(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise RubricInvalid(source, "(file)", f"not valid UTF-8: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise RubricInvalid(source, "(file)", f"not valid YAML: {exc}") from exc
+    document = validate_document(data, source=source)
+    if document.id != path.stem:
+        raise RubricInvalid(source, "id", f"{document.id!r} must match the file name {path.stem!r}")
+    return document
+
+
+def load_rubric_dir(directory: Path) -> list[RubricDocument]:
+    """Every ``*.yaml`` rubric in ``directory``, all validated before any is used."""
+    if not directory.is_dir():
+        raise RubricInvalid(str(directory), "(directory)", "rubrics directory does not exist")
+    return [load_rubric_file(path) for path in sorted(directory.glob("*.yaml"))]
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    question_id: str
+    version: int
+    created: bool
+
+
+def import_document(session: Session, document: RubricDocument, *, source: str) -> ImportOutcome:
+    """Store ``document`` as a new rubric version unless it is already the newest from ``source``.
+
+    Idempotent: importing the same file twice creates nothing. Comparing against the newest
+    version *from the same source* means a restart never reverts an instructor's API edit.
+    """
+    repo = RubricRepository(session)
+    digest = document.content_hash()
+    question = repo.get_question(document.id)
+    if question is not None:
+        previous = repo.latest_version(document.id, source=source)
+        if previous is not None and previous.content_hash == digest:
+            return ImportOutcome(document.id, previous.version, created=False)
+    version = repo.max_version(document.id) + 1
+    if question is None:
+        question = Question(id=document.id, rubric_version=version)
+        repo.add(question)
+    question.title = document.title
+    question.prompt = document.prompt
+    question.max_points = document.max_points
+    question.score_step = document.score_step
+    question.rubric_version = version
+    repo.add(
+        RubricVersion(
+            question=question,
+            version=version,
+            content=document.model_dump(mode="json"),
+            content_hash=digest,
+            source=source,
+        )
+    )
+    session.flush()
+    log.info("rubric %s version %d stored (source=%s)", document.id, version, source)
+    return ImportOutcome(document.id, version, created=True)
+
+
+def current_version(session: Session, question: Question) -> RubricVersion:
+    version = RubricRepository(session).get_version(question.id, question.rubric_version)
+    if version is None:  # guarded by the import, which writes both in one transaction
+        raise LookupError(f"question {question.id} has no rubric version {question.rubric_version}")
+    return version
+
+
+class GraderCache:
+    """Compiled graders keyed by (rubric hash, engine version), least recently used evicted.
+
+    Compiling fits TF-IDF, so it happens once per rubric version per process, not per answer.
+    Safe to share between request threads; graders themselves are read-only.
+    """
+
+    def __init__(self, max_size: int = 256) -> None:
+        self.max_size = max_size
+        self._graders: OrderedDict[tuple[str, str], Grader] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, version: RubricVersion) -> Grader:
+        return self.get_for(version.content_hash, version.content)
+
+    def get_for(self, content_hash: str, content: Mapping[str, Any]) -> Grader:
+        key = (content_hash, ENGINE_VERSION)
+        with self._lock:
+            grader = self._graders.get(key)
+            if grader is not None:
+                self._graders.move_to_end(key)
+                return grader
+        grader = Grader(to_spec(RubricDocument.model_validate(content)))
+        with self._lock:
+            self._graders[key] = grader
+            while len(self._graders) > self.max_size:
+                self._graders.popitem(last=False)
+        return grader

@@ -1,0 +1,104 @@
+"""Application factory: ``create_app(settings)`` wires engine, rubrics, routers and errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import Engine, inspect
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+from service.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from service.api.problems import install_problem_handlers
+from service.api.routers import health, questions, submissions
+from service.config import Settings, get_settings
+from service.db.session import make_engine, make_sessionmaker, session_scope
+from service.domain.rubrics import service as rubric_service
+from service.domain.rubrics.service import GraderCache
+from service.domain.submissions import service as submission_service
+from service.logging import configure_logging
+
+log = logging.getLogger(__name__)
+
+
+class DatabaseNotMigrated(RuntimeError):
+    pass
+
+
+def sync_rubrics(factory: sessionmaker[Session], settings: Settings) -> None:
+    """Import ``rubrics/*.yaml``: every file is validated before anything is written.
+
+    Several workers may start at once; the loser of a race hits a unique constraint,
+    rolls back and retries, and then finds the versions already stored.
+    """
+    documents = rubric_service.load_rubric_dir(settings.rubrics_dir)
+    for attempt in range(3):
+        try:
+            with session_scope(factory) as session:
+                for document in documents:
+                    rubric_service.import_document(session, document, source="file")
+            return
+        except IntegrityError:
+            if attempt == 2:
+                raise
+            log.info("rubric import raced with another process; retrying")
+
+
+def startup(
+    engine: Engine, factory: sessionmaker[Session], settings: Settings, graders: GraderCache
+) -> None:
+    if not inspect(engine).has_table("alembic_version"):
+        raise DatabaseNotMigrated(
+            "The database has no schema. Run `python -m service migrate` (or `make run`) first."
+        )
+    sync_rubrics(factory, settings)
+    # Answers left pending by a scoring failure are scored at the next start.
+    with session_scope(factory) as session:
+        scored = submission_service.score_pending(session, graders=graders)
+    if scored:
+        log.info("scored %d pending submissions at startup", scored)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+        factory = make_sessionmaker(engine)
+        app.state.engine = engine
+        app.state.sessionmaker = factory
+        try:
+            await run_in_threadpool(startup, engine, factory, settings, app.state.graders)
+            app.state.rubrics_loaded = True
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="Assessment grading service",
+        version="0.1.0",
+        summary="Scores short free-text answers by rubric keyword coverage and TF-IDF "
+        "similarity, stores every submission and explains each score.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.graders = GraderCache(settings.grader_cache_size)
+    app.state.rubrics_loaded = False
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
+    for module in (health, questions, submissions):
+        app.include_router(module.router)
+    return app
+
+
+def build_default_app() -> FastAPI:
+    """Entry point for ``uvicorn --factory service.main:build_default_app``."""
+    settings = get_settings()
+    configure_logging(level=settings.log_level, json_lines=settings.log_json)
+    return create_app(settings)

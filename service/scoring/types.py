@@ -1,0 +1,76 @@
+"""Frozen inputs and outputs of the engine: plain data, safe to cache and share across threads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class CriterionSpec:
+    """One idea a good answer covers, and the phrasings that count as covering it."""
+
+    id: str
+    description: str
+    weight: float
+    phrasings: tuple[str, ...]
+    feedback_hit: str
+    feedback_miss: str
+
+
+@dataclass(frozen=True, slots=True)
+class RubricSpec:
+    """Everything the engine needs to grade answers to one question."""
+
+    prompt: str
+    max_points: float
+    score_step: float
+    reference_answers: tuple[str, ...]
+    criteria: tuple[CriterionSpec, ...]
+    keyword_weight: float
+    similarity_weight: float
+    # Domain text (e.g. the lesson the question is about) that the TF-IDF vocabulary and
+    # document frequencies are fitted on, together with the reference answers.
+    background: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Characters ``start:end`` of the answer, and the text found there."""
+
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class CriterionResult:
+    id: str
+    description: str
+    weight: float
+    met: bool
+    # The rubric phrasing that matched first (None when not met) and where it matched.
+    matched_phrasing: str | None
+    spans: tuple[Span, ...]
+    feedback: str
+
+    @property
+    def matched_words(self) -> tuple[str, ...]:
+        return tuple(span.text for span in self.spans)
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreBreakdown:
+    """The result of grading one answer.
+
+    ``points`` is rounded to the rubric's step; ``raw`` is the unrounded blend in 0..1,
+    kept so that later calibration and review can see how close a score was to a step.
+    """
+
+    points: float
+    max_points: float
+    score: float
+    raw: float
+    keyword_coverage: float
+    similarity: float
+    criteria: tuple[CriterionResult, ...]
+    summary: str
