@@ -6,6 +6,7 @@ from datetime import datetime
 import pytest
 from fastapi.testclient import TestClient
 
+from service.scoring import ENGINE_VERSION
 from tests.conftest import SEED_QUESTION_IDS
 from tests.factories import reference_answer, rubric_data, submit
 
@@ -34,7 +35,7 @@ def test_submission_response_explains_the_score(client: TestClient) -> None:
     assert result["score"] == pytest.approx(result["points"] / result["max_points"])
     assert result["weights"] == rubric_data("backchannel-q1")["weights"]
     assert result["rubric_version"] == 1
-    assert result["scorer_version"] == "1.0.0"
+    assert result["scorer_version"] == ENGINE_VERSION
     assert "covered" in result["summary"]
     criteria = {c["id"]: c for c in result["criteria"]}
     assert set(criteria) == {c["id"] for c in rubric_data("backchannel-q1")["criteria"]}
