@@ -76,6 +76,14 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if _has_non_json_body(request):
+            return problem_response(
+                request,
+                status=415,
+                code="unsupported_media_type",
+                title="Unsupported Media Type",
+                detail="Send the request body as JSON with 'Content-Type: application/json'.",
+            )
         errors = _validation_errors(exc)
         first = errors[0] if errors else {"field": "request", "message": "invalid"}
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
@@ -90,16 +98,10 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
-            # FastAPI reports undecodable JSON bytes as a bare 400 "error parsing the body".
-            return problem_response(
-                request,
-                status=422,
-                code="validation_error",
-                title="Invalid request",
-                detail=f"Request body is not valid UTF-8 JSON: {exc.__cause__.reason}.",
-                errors=[{"field": "body", "message": "not valid UTF-8"}],
-            )
+        if exc.status_code == 400 and exc.__cause__ is not None:
+            # FastAPI reports any body it cannot decode as a bare 400 "error parsing the
+            # body"; say what was wrong instead.
+            return _unparseable_body(request, exc.__cause__)
         codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
         return problem_response(
             request,
@@ -135,6 +137,30 @@ def install_problem_handlers(app: FastAPI) -> None:
             title="Internal Server Error",
             detail="An unexpected error occurred; it has been logged.",
         )
+
+
+def _has_non_json_body(request: Request) -> bool:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if request.method not in ("POST", "PUT", "PATCH") or not content_type:
+        return False
+    return not (content_type == "application/json" or content_type.endswith("+json"))
+
+
+def _unparseable_body(request: Request, cause: BaseException) -> JSONResponse:
+    if isinstance(cause, UnicodeDecodeError):
+        reason = f"it is not valid UTF-8 ({cause.reason})"
+    elif isinstance(cause, RecursionError):
+        reason = "it is nested too deeply"
+    else:
+        reason = "it could not be parsed"
+    return problem_response(
+        request,
+        status=422,
+        code="validation_error",
+        title="Invalid request",
+        detail=f"The request body is not acceptable JSON: {reason}.",
+        errors=[{"field": "body", "message": reason}],
+    )
 
 
 def _reason(status: int) -> str:

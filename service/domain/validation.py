@@ -26,3 +26,10 @@ def reject_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty or only whitespace")
     return value
+
+
+# Question ids are slugs; checking the shape up front also keeps NUL bytes and other
+# characters PostgreSQL cannot store out of queries.
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+# Printable text for ids and filters (no control characters, which PostgreSQL rejects).
+PRINTABLE_PATTERN = r"^[^\x00-\x1f\x7f]+$"

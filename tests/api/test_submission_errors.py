@@ -30,6 +30,8 @@ def assert_nothing_stored(client: TestClient) -> None:
         ({**VALID, "learner_id": "x" * 256}, "learner_id", "at most 255 characters"),
         ({**VALID, "extra": 1}, "extra", "Extra inputs are not permitted"),
         ({**VALID, "question_id": ""}, "question_id", "at least 1 character"),
+        ({**VALID, "question_id": "a\x00b"}, "question_id", "should match pattern"),
+        ({**VALID, "question_id": "Robert'); DROP TABLE submission;--"}, "question_id", "pattern"),
     ],
 )
 def test_invalid_bodies_are_422_with_the_field(
@@ -72,6 +74,9 @@ def test_lone_surrogate_is_rejected(client: TestClient) -> None:
         b"\xff\xfe{not json",
         b'{"question_id": "backchannel-q1", "learner_id": ',
         b"",
+        b"[]",
+        b"null",
+        b'"just a string"',
     ],
 )
 def test_undecodable_bodies_are_422(client: TestClient, raw: bytes) -> None:
@@ -84,15 +89,43 @@ def test_undecodable_bodies_are_422(client: TestClient, raw: bytes) -> None:
     assert_nothing_stored(client)
 
 
-def test_wrong_content_type_is_rejected(client: TestClient) -> None:
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain"])
+def test_wrong_content_type_is_415(client: TestClient, content_type: str) -> None:
     response = client.post(
         "/v1/submissions",
-        content=b"question_id=backchannel-q1&answer=hi",
-        headers={"content-type": "application/x-www-form-urlencoded"},
+        content=b'{"question_id": "backchannel-q1", "learner_id": "s1", "answer": "hi"}',
+        headers={"content-type": content_type},
     )
-    assert response.status_code in (415, 422)
+    assert response.status_code == 415
     assert response.headers["content-type"] == "application/problem+json"
+    assert "application/json" in response.json()["detail"]
     assert_nothing_stored(client)
+
+
+def test_deeply_nested_json_is_422(client: TestClient) -> None:
+    raw = b"[" * 100_000 + b"]" * 100_000
+    response = client.post(
+        "/v1/submissions", content=raw, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert "nested too deeply" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/questions/a%00b",
+        "/v1/questions/%ff",
+        "/v1/submissions?learner_id=a%00b",
+        "/v1/submissions?question_id=a%00b",
+        "/v1/submissions?learner_id=%1b",
+    ],
+)
+def test_nul_and_control_characters_in_ids_are_422(client: TestClient, path: str) -> None:
+    # PostgreSQL cannot store or compare NUL; these must never reach a query.
+    response = client.get(path)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
 
 
 def test_body_over_the_limit_is_413(client: TestClient) -> None:

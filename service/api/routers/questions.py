@@ -1,11 +1,14 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 
 from service.api.deps import SessionDep
 from service.api.problems import ProblemDetail
 from service.domain.questions import service as question_service
 from service.domain.questions.schemas import QuestionList, QuestionRead
+from service.domain.validation import SLUG_PATTERN
 
 router = APIRouter(prefix="/v1/questions", tags=["questions"])
 
@@ -20,7 +23,12 @@ def list_questions(session: SessionDep) -> QuestionList:
     "/{question_id}",
     response_model=QuestionRead,
     summary="Get one question",
-    responses={404: {"model": ProblemDetail, "description": "Unknown question"}},
+    responses={
+        404: {"model": ProblemDetail, "description": "Unknown question"},
+        422: {"model": ProblemDetail, "description": "Malformed question id"},
+    },
 )
-def get_question(question_id: str, session: SessionDep) -> QuestionRead:
+def get_question(
+    question_id: Annotated[str, Path(max_length=64, pattern=SLUG_PATTERN)], session: SessionDep
+) -> QuestionRead:
     return QuestionRead.model_validate(question_service.get_question(session, question_id))

@@ -16,6 +16,7 @@ from service.domain.submissions.schemas import (
     SubmissionPage,
     SubmissionRead,
 )
+from service.domain.validation import PRINTABLE_PATTERN, SLUG_PATTERN
 
 router = APIRouter(prefix="/v1/submissions", tags=["submissions"])
 
@@ -51,8 +52,8 @@ def create_submission(
 )
 def list_submissions(
     session: SessionDep,
-    question_id: Annotated[str | None, Query(max_length=64)] = None,
-    learner_id: Annotated[str | None, Query(max_length=255)] = None,
+    question_id: Annotated[str | None, Query(max_length=64, pattern=SLUG_PATTERN)] = None,
+    learner_id: Annotated[str | None, Query(max_length=255, pattern=PRINTABLE_PATTERN)] = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
 ) -> SubmissionPage:

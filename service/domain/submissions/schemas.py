@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from service.domain.validation import reject_blank, reject_control_characters
+from service.domain.validation import SLUG_PATTERN, reject_blank, reject_control_characters
 
 # Documented limit on answer length (characters, after JSON decoding). Short-answer
 # questions need far less; the cap keeps one request from tying up a scoring thread.
@@ -32,7 +32,7 @@ LearnerId = Annotated[
 class SubmissionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    question_id: Annotated[str, Field(min_length=1, max_length=64)]
+    question_id: Annotated[str, Field(min_length=1, max_length=64, pattern=SLUG_PATTERN)]
     learner_id: Annotated[LearnerId, Field(description="Opaque learner id from the LMS.")]
     answer: Annotated[
         AnswerText,
