@@ -1,10 +1,12 @@
-"""Command line: ``python -m service {migrate,check-rubrics,serve}``."""
+"""Command line: ``python -m service {migrate,check-rubrics,serve,worker,keys}``."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -44,6 +46,32 @@ def check_rubrics() -> int:
     return 0
 
 
+def _session_factory() -> Any:
+    from service.db.session import make_engine, make_sessionmaker
+
+    return make_sessionmaker(make_engine(get_settings().database_url))
+
+
+def bootstrap() -> None:
+    """Create the first admin key on an empty database; print it once if generated."""
+    from service.db.session import session_scope
+    from service.domain.keys import service as key_service
+
+    settings = get_settings()
+    configured = settings.bootstrap_admin_key
+    with session_scope(_session_factory()) as session:
+        key = key_service.bootstrap_admin(
+            session, configured_key=configured.get_secret_value() if configured else None
+        )
+    if key is not None:
+        sys.stdout.write(
+            "\nNo API keys existed, so an admin key was created. It is shown only now:\n\n"
+            f"    {key}\n\n"
+            "Create more with `python -m service keys create --role ...` or POST /v1/keys.\n\n"
+        )
+        sys.stdout.flush()
+
+
 def serve(host: str | None, port: int | None, workers: int) -> int:
     import uvicorn
 
@@ -51,6 +79,7 @@ def serve(host: str | None, port: int | None, workers: int) -> int:
     # Fail with a readable message before starting workers if a rubric is broken.
     if check_rubrics() != 0:
         return 2
+    bootstrap()
     uvicorn.run(
         "service.main:build_default_app",
         factory=True,
@@ -59,6 +88,54 @@ def serve(host: str | None, port: int | None, workers: int) -> int:
         workers=workers,
         log_level=settings.log_level.lower(),
     )
+    return 0
+
+
+def worker() -> int:
+    """Run background work (rescoring jobs, callbacks) until interrupted."""
+    import signal
+    import threading
+
+    from service.domain.rubrics.service import GraderCache
+    from service.logging import configure_logging
+    from service.worker import Worker
+
+    settings = get_settings()
+    configure_logging(level=settings.log_level, json_lines=settings.log_json)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    background = Worker(_session_factory(), GraderCache(settings.grader_cache_size), settings)
+    background.start()
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()
+    background.stop()
+    return 0
+
+
+def keys(args: argparse.Namespace) -> int:
+    import uuid
+
+    from service.db.session import session_scope
+    from service.domain.keys import service as key_service
+    from service.errors import DomainError
+
+    with session_scope(_session_factory()) as session:
+        try:
+            if args.keys_command == "create":
+                created = key_service.create_key(session, name=args.name, role=args.role)
+                sys.stdout.write(f"{created.row.id} {created.row.role} {created.key}\n")
+            elif args.keys_command == "list":
+                for row in key_service.list_keys(session):
+                    state = "revoked" if row.revoked_at else "active"
+                    sys.stdout.write(
+                        f"{row.id} {row.role:<11} {state:<7} {row.prefix}… {row.name}\n"
+                    )
+            else:
+                key_service.revoke_key(session, uuid.UUID(args.key_id))
+                sys.stdout.write(f"revoked {args.key_id}\n")
+        except (DomainError, ValueError) as exc:
+            sys.stderr.write(f"error: {getattr(exc, 'detail', exc)}\n")
+            return 2
     return 0
 
 
@@ -71,11 +148,26 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser.add_argument("--host", default=None)
     serve_parser.add_argument("--port", type=int, default=None)
     serve_parser.add_argument("--workers", type=int, default=1)
+    sub.add_parser("worker", help="run background jobs and callback deliveries")
+    keys_parser = sub.add_parser("keys", help="manage API keys")
+    keys_sub = keys_parser.add_subparsers(dest="keys_command", required=True)
+    create_parser = keys_sub.add_parser("create", help="create a key and print it once")
+    create_parser.add_argument("--name", required=True)
+    create_parser.add_argument(
+        "--role", required=True, choices=["admin", "instructor", "integration"]
+    )
+    keys_sub.add_parser("list", help="list keys (never their secrets)")
+    revoke_parser = keys_sub.add_parser("revoke", help="revoke a key by id")
+    revoke_parser.add_argument("key_id")
     args = parser.parse_args(argv)
     if args.command == "migrate":
         return migrate()
     if args.command == "check-rubrics":
         return check_rubrics()
+    if args.command == "worker":
+        return worker()
+    if args.command == "keys":
+        return keys(args)
     return serve(args.host, args.port, args.workers)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,6 +23,20 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     # Fitted graders kept in memory, keyed by rubric hash and engine version.
     grader_cache_size: int = Field(default=256, ge=1)
+    # Public address of the service, for the students' feedback URLs (default: the address
+    # the request came in on; set it behind a proxy).
+    public_base_url: str | None = None
+    # The first admin key on an empty database; unset, `serve` generates and prints one.
+    bootstrap_admin_key: SecretStr | None = None
+    # Background work (rescoring jobs, callback deliveries) in a thread of each API process;
+    # turn off to run only dedicated `python -m service worker` processes.
+    worker_enabled: bool = True
+    worker_poll_seconds: float = Field(default=1.0, gt=0)
+    job_batch_size: int = Field(default=200, ge=1)
+    job_lease_seconds: float = Field(default=30.0, gt=0)
+    callback_max_attempts: int = Field(default=8, ge=1)
+    callback_base_delay_seconds: float = Field(default=2.0, ge=0)
+    callback_timeout_seconds: float = Field(default=5.0, gt=0)
 
 
 @lru_cache

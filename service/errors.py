@@ -15,6 +15,7 @@ class DomainError(Exception):
     status_code: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
     title: ClassVar[str] = "Bad request"
+    headers: ClassVar[dict[str, str]] = {}
 
     def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail)
@@ -63,3 +64,24 @@ def problem(
         body["instance"] = instance
     body.update(extra)
     return body
+
+
+class Unauthorized(DomainError):
+    status_code = 401
+    code = "unauthorized"
+    title = "Unauthorized"
+    headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": "Bearer"}
+
+
+class Forbidden(DomainError):
+    status_code = 403
+    code = "forbidden"
+    title = "Forbidden"
+
+
+class UnprocessableRequest(DomainError):
+    """A well-formed request that breaks a rule (e.g. points above the maximum)."""
+
+    status_code = 422
+    code = "unprocessable"
+    title = "Unprocessable request"

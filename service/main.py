@@ -14,13 +14,24 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from service.api.problems import install_problem_handlers
-from service.api.routers import health, questions, submissions
+from service.api.routers import (
+    callbacks,
+    exports,
+    feedback,
+    health,
+    jobs,
+    keys,
+    questions,
+    submissions,
+)
 from service.config import Settings, get_settings
 from service.db.session import make_engine, make_sessionmaker, session_scope
+from service.domain.keys import service as key_service
 from service.domain.rubrics import service as rubric_service
 from service.domain.rubrics.service import GraderCache
 from service.domain.submissions import service as submission_service
 from service.logging import configure_logging
+from service.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +67,12 @@ def startup(
             "The database has no schema. Run `python -m service migrate` (or `make run`) first."
         )
     sync_rubrics(factory, settings)
+    configured = settings.bootstrap_admin_key
+    if configured is not None:
+        # A deployer's GRADER_BOOTSTRAP_ADMIN_KEY becomes the first admin key (a generated
+        # one is only made by `python -m service serve`, which can show it once).
+        with session_scope(factory) as session:
+            key_service.bootstrap_admin(session, configured_key=configured.get_secret_value())
     # Answers left pending by a scoring failure are scored at the next start.
     with session_scope(factory) as session:
         scored = submission_service.score_pending(session, graders=graders)
@@ -72,11 +89,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         factory = make_sessionmaker(engine)
         app.state.engine = engine
         app.state.sessionmaker = factory
+        app.state.read_sessionmaker = make_sessionmaker(engine, read_only=True)
+        worker: Worker | None = None
         try:
             await run_in_threadpool(startup, engine, factory, settings, app.state.graders)
             app.state.rubrics_loaded = True
+            if settings.worker_enabled:
+                worker = Worker(factory, app.state.graders, settings)
+                worker.start()
             yield
         finally:
+            if worker is not None:
+                await run_in_threadpool(worker.stop)
             engine.dispose()
 
     app = FastAPI(
@@ -92,7 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
-    for module in (health, questions, submissions):
+    for module in (health, questions, submissions, feedback, keys, callbacks, jobs, exports):
         app.include_router(module.router)
     return app
 

@@ -28,6 +28,12 @@ from service.main import create_app
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RUBRICS_DIR = PROJECT_ROOT / "rubrics"
 SEED_QUESTION_IDS = ["backchannel-q1", "backchannel-q2", "backchannel-q3"]
+# The first admin key, as a deployer would set it with GRADER_BOOTSTRAP_ADMIN_KEY.
+ADMIN_KEY = "grk_test-admin-key-0123456789abcdefghijklmnop"
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
 
 
 @pytest.fixture(scope="session")
@@ -79,7 +85,15 @@ def clean_engine(engine: Engine) -> Engine:
 
 @pytest.fixture
 def settings(database_url: str, clean_engine: Engine) -> Settings:
-    return Settings(database_url=database_url, rubrics_dir=RUBRICS_DIR)
+    # The background worker is off so tests decide when jobs and callbacks run; the tests
+    # of the worker itself turn it on.
+    return Settings(
+        database_url=database_url,
+        rubrics_dir=RUBRICS_DIR,
+        bootstrap_admin_key=ADMIN_KEY,  # type: ignore[arg-type]
+        worker_enabled=False,
+        callback_base_delay_seconds=0,
+    )
 
 
 @pytest.fixture
@@ -89,5 +103,41 @@ def app(settings: Settings) -> FastAPI:
 
 @pytest.fixture
 def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as test_client:
+    """The app, started (lifespan run), acting as the bootstrap admin."""
+    with TestClient(app, headers=auth(ADMIN_KEY)) as test_client:
         yield test_client
+
+
+def create_key(client: TestClient, role: str, name: str | None = None) -> str:
+    response = client.post(
+        "/v1/keys", json={"name": name or f"{role} key", "role": role}, headers=auth(ADMIN_KEY)
+    )
+    assert response.status_code == 201, response.text
+    key: str = response.json()["key"]
+    return key
+
+
+def client_as(app: FastAPI, key: str | None) -> TestClient:
+    """Another client on the already started app (it shares the app's state)."""
+    return TestClient(app, headers=auth(key) if key else {})
+
+
+@pytest.fixture
+def anon(client: TestClient, app: FastAPI) -> TestClient:
+    return client_as(app, None)
+
+
+@pytest.fixture
+def lms(client: TestClient, app: FastAPI) -> TestClient:
+    """An LMS integration."""
+    return client_as(app, create_key(client, "integration", "LMS one"))
+
+
+@pytest.fixture
+def other_lms(client: TestClient, app: FastAPI) -> TestClient:
+    return client_as(app, create_key(client, "integration", "LMS two"))
+
+
+@pytest.fixture
+def instructor(client: TestClient, app: FastAPI) -> TestClient:
+    return client_as(app, create_key(client, "instructor", "Ms Rivera"))

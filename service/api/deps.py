@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.config import Settings
+from service.db.models import ApiKey
+from service.domain.keys import service as key_service
 from service.domain.rubrics.service import GraderCache
+from service.errors import Forbidden
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -44,3 +48,38 @@ def get_app_settings(request: Request) -> Settings:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 GradersDep = Annotated[GraderCache, Depends(get_graders)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+# Shown in OpenAPI as the "bearer" security scheme; auto_error=False so that a missing key
+# is answered by our own 401 problem document.
+_bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer <key>`")
+
+
+def get_principal(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> ApiKey:
+    return key_service.authenticate(session, credentials.credentials if credentials else None)
+
+
+def require_role(*roles: str) -> Callable[[ApiKey], ApiKey]:
+    """A dependency that admits the listed roles (admin is always admitted)."""
+    allowed = frozenset({"admin", *roles})
+
+    def guard(principal: Annotated[ApiKey, Depends(get_principal)]) -> ApiKey:
+        if principal.role not in allowed:
+            raise Forbidden(
+                f"This action needs one of the roles {sorted(allowed)}; "
+                f"this key has role {principal.role!r}."
+            )
+        return principal
+
+    return guard
+
+
+Principal = Annotated[ApiKey, Depends(get_principal)]
+Admin = Annotated[ApiKey, Depends(require_role("admin"))]
+Instructor = Annotated[ApiKey, Depends(require_role("instructor"))]
+Integration = Annotated[ApiKey, Depends(require_role("integration"))]
+# Reading submissions: instructors read all, integrations only their own (checked in services).
+Reader = Annotated[ApiKey, Depends(require_role("instructor", "integration"))]

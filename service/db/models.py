@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Float,
     ForeignKey,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Uuid,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import false
 
 from service.db.base import Base, UTCDateTime, utcnow
 
@@ -73,9 +75,39 @@ class RubricVersion(Base):
     question: Mapped[Question] = relationship(back_populates="rubric_versions", lazy="raise")
 
 
+class ApiKey(Base):
+    """A caller. Only the SHA-256 of the key is stored; the key itself is shown once."""
+
+    __tablename__ = "api_key"
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'instructor', 'integration')", name="role"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    # First characters of the key, so an admin can tell keys apart without the secret.
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An integration's callback endpoint and the shared secret its deliveries are signed with.
+    callback_url: Mapped[str | None] = mapped_column(String(2048))
+    callback_secret: Mapped[str | None] = mapped_column(String(256))
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
 class Submission(Base):
     """One learner's answer. The answer is stored before it is scored, so a scoring failure
-    leaves it ``pending`` rather than lost."""
+    leaves it ``pending`` rather than lost.
+
+    ``points`` is the effective score (the newest override, else the newest machine result),
+    kept on the row with ``machine_points`` and ``needs_review`` so that lists can filter and
+    sort by them in SQL.
+    """
 
     __tablename__ = "submission"
     __table_args__ = (
@@ -83,6 +115,7 @@ class Submission(Base):
         Index("ix_submission_created_at_id", "created_at", "id"),
         Index("ix_submission_question_id_created_at", "question_id", "created_at"),
         Index("ix_submission_learner_id_created_at", "learner_id", "created_at"),
+        Index("ix_submission_api_key_id_created_at", "api_key_id", "created_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -91,6 +124,17 @@ class Submission(Base):
     answer: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The key that posted it (integrations only see their own submissions).
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("api_key.id", ondelete="RESTRICT")
+    )
+    # Capability token of the student feedback URL: random, unguessable, unique.
+    feedback_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    points: Mapped[float | None] = mapped_column(Float)
+    machine_points: Mapped[float | None] = mapped_column(Float)
+    max_points: Mapped[float | None] = mapped_column(Float)
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    is_overridden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     question: Mapped[Question] = relationship(lazy="raise")
     results: Mapped[list[GradingResult]] = relationship(
@@ -128,3 +172,113 @@ class GradingResult(Base):
 
     submission: Mapped[Submission] = relationship(back_populates="results", lazy="raise")
     rubric_version: Mapped[RubricVersion] = relationship(lazy="raise")
+
+
+class ScoreOverride(Base):
+    """An instructor's change of a score: an immutable audit record. The machine result
+    it overrides is kept; the newest override is the effective score."""
+
+    __tablename__ = "score_override"
+    __table_args__ = (Index("ix_score_override_submission_id_id", "submission_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    submission_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("submission.id", ondelete="CASCADE")
+    )
+    api_key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_key.id", ondelete="RESTRICT"))
+    old_points: Mapped[float | None] = mapped_column(Float)
+    new_points: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    api_key: Mapped[ApiKey] = relationship(lazy="raise")
+
+
+class IdempotencyRecord(Base):
+    """The first response to a request carrying an ``Idempotency-Key``, replayed on retries.
+
+    Inserted before the work is done, in the same transaction: a concurrent retry blocks on
+    the unique key and then replays, instead of doing the work twice.
+    """
+
+    __tablename__ = "idempotency_record"
+    __table_args__ = (UniqueConstraint("api_key_id", "key"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    api_key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_key.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    # Method, path and SHA-256 of the body: the same key with another request is refused.
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[Any | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RescoreJob(Base):
+    """Rescoring a question's submissions with its current rubric, in the background.
+
+    Progress (``cursor``, counts) is committed batch by batch, so a job interrupted by a
+    restart resumes where it stopped; ``lease_until`` lets another worker take over a job
+    whose worker died.
+    """
+
+    __tablename__ = "rescore_job"
+    __table_args__ = (
+        CheckConstraint("status IN ('queued', 'running', 'succeeded', 'failed')", name="status"),
+        Index("ix_rescore_job_status_created_at", "status", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    question_id: Mapped[str] = mapped_column(ForeignKey("question.id", ondelete="CASCADE"))
+    rubric_version_id: Mapped[int] = mapped_column(
+        ForeignKey("rubric_version.id", ondelete="RESTRICT")
+    )
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("api_key.id", ondelete="SET NULL")
+    )
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    processed: Mapped[int] = mapped_column(Integer, default=0)
+    changed: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    # Keyset position: (created_at, id) of the last submission processed.
+    cursor_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cursor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    error: Mapped[str | None] = mapped_column(Text)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    rubric_version: Mapped[RubricVersion] = relationship(lazy="raise")
+
+
+class CallbackDelivery(Base):
+    """One event to POST to an integration's callback URL (an outbox row).
+
+    Written in the same transaction as the change it reports, so an event is never lost
+    nor sent for a change that was rolled back; a worker delivers it with retries.
+    """
+
+    __tablename__ = "callback_delivery"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
+        Index("ix_callback_delivery_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_callback_delivery_submission_id", "submission_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    api_key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_key.id", ondelete="CASCADE"))
+    submission_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("submission.id", ondelete="CASCADE")
+    )
+    event: Mapped[str] = mapped_column(String(32))
+    url: Mapped[str] = mapped_column(String(2048))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Every attempt: when, HTTP status (if any) and error (if any).
+    attempt_log: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -12,6 +12,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Execution option naming how a SQLite transaction begins: IMMEDIATE (the default, for
+# units of work that write) or DEFERRED (long reads such as exports, which must not hold
+# the write lock). Ignored by other databases.
+SQLITE_BEGIN_OPTION = "sqlite_begin"
 
 
 def ensure_sqlite_directory(url: str) -> None:
@@ -56,10 +60,14 @@ def _install_sqlite_hooks(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "IMMEDIATE")
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+def make_sessionmaker(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
+    """``read_only`` sessions begin DEFERRED on SQLite, so long reads never block writers."""
+    if read_only:
+        engine = engine.execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"})
     # expire_on_commit=False: responses are built from objects after the commit.
     return sessionmaker(bind=engine, expire_on_commit=False)
 

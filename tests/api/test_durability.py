@@ -15,16 +15,16 @@ from service.domain.rubrics.service import GraderCache
 from service.errors import RubricInvalid
 from service.main import create_app
 from service.scoring import Grader
-from tests.conftest import RUBRICS_DIR
+from tests.conftest import ADMIN_KEY, RUBRICS_DIR, auth
 from tests.factories import rubric_data, submit, write_rubric
 
 ANSWER = "Kennedy and Khrushchev negotiated secretly and avoided war."
 
 
 def test_submissions_survive_a_restart(settings: Settings) -> None:
-    with TestClient(create_app(settings)) as first:
+    with TestClient(create_app(settings), headers=auth(ADMIN_KEY)) as first:
         created = submit(first, ANSWER)
-    with TestClient(create_app(settings)) as second:
+    with TestClient(create_app(settings), headers=auth(ADMIN_KEY)) as second:
         response = second.get(f"/v1/submissions/{created['id']}")
     assert response.status_code == 200
     assert response.json() == created
@@ -42,7 +42,7 @@ def test_scoring_failure_keeps_the_answer_pending_and_it_is_scored_later(
 ) -> None:
     broken_app = create_app(settings)
     broken_app.state.graders = BrokenGraders()
-    with TestClient(broken_app) as broken:
+    with TestClient(broken_app, headers=auth(ADMIN_KEY)) as broken:
         response = broken.post(
             "/v1/submissions",
             json={"question_id": "backchannel-q1", "learner_id": "s1", "answer": ANSWER},
@@ -54,7 +54,7 @@ def test_scoring_failure_keeps_the_answer_pending_and_it_is_scored_later(
         assert "saved" in pending["message"]
         assert broken.get(f"/v1/submissions/{pending['id']}").json()["status"] == "pending"
 
-    with TestClient(create_app(settings)) as healthy:
+    with TestClient(create_app(settings), headers=auth(ADMIN_KEY)) as healthy:
         stored = healthy.get(f"/v1/submissions/{pending['id']}").json()
     assert stored["status"] == "scored"
     assert stored["answer"] == ANSWER
@@ -73,7 +73,7 @@ def test_changed_rubric_file_creates_a_new_version_and_old_scores_keep_theirs(
 ) -> None:
     directory = copy_rubrics(tmp_path)
     settings = settings.model_copy(update={"rubrics_dir": directory})
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=auth(ADMIN_KEY)) as client:
         first = submit(client, ANSWER)
     assert first["result"]["rubric_version"] == 1
 
@@ -82,7 +82,7 @@ def test_changed_rubric_file_creates_a_new_version_and_old_scores_keep_theirs(
     data["criteria"][0]["feedback"]["miss"] = "Revised hint for this idea."
     write_rubric(directory, data)
     for _ in range(2):  # a second restart with the same file must not add a version
-        with TestClient(create_app(settings)) as client:
+        with TestClient(create_app(settings), headers=auth(ADMIN_KEY)) as client:
             question = client.get("/v1/questions/backchannel-q1").json()
             second = submit(client, "Nothing relevant here at all.")
             old = client.get(f"/v1/submissions/{first['id']}").json()
@@ -94,7 +94,7 @@ def test_changed_rubric_file_creates_a_new_version_and_old_scores_keep_theirs(
 
 def test_unchanged_rubrics_do_not_create_versions_on_restart(settings: Settings) -> None:
     for _ in range(3):
-        with TestClient(create_app(settings)) as client:
+        with TestClient(create_app(settings), headers=auth(ADMIN_KEY)) as client:
             versions = [q["rubric_version"] for q in client.get("/v1/questions").json()["items"]]
         assert versions == [1, 1, 1]
 
@@ -127,7 +127,7 @@ def test_invalid_rubric_fails_startup_naming_file_field_and_problem(
     path = directory / "backchannel-q2.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     settings = settings.model_copy(update={"rubrics_dir": directory})
-    with pytest.raises(RubricInvalid) as raised, TestClient(create_app(settings)):
+    with pytest.raises(RubricInvalid) as raised, TestClient(create_app(settings), headers=auth(ADMIN_KEY)):
         pass
     assert raised.value.source == str(path)
     assert raised.value.field == field
@@ -140,6 +140,6 @@ def test_rubric_file_that_is_not_yaml_fails_startup(settings: Settings, tmp_path
     settings = settings.model_copy(update={"rubrics_dir": directory})
     with (
         pytest.raises(RubricInvalid, match=r"backchannel-q3\.yaml: \(file\): not valid YAML"),
-        TestClient(create_app(settings)),
+        TestClient(create_app(settings), headers=auth(ADMIN_KEY)),
     ):
         pass

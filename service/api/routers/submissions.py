@@ -1,67 +1,224 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from service.api.deps import GradersDep, SessionDep
+from service.api.deps import GradersDep, Instructor, Integration, Reader, SessionDep, SettingsDep
 from service.api.problems import ProblemDetail
+from service.api.routers.common import AUTH_ERRORS, NOT_FOUND
+from service.domain.idempotency import service as idempotency
+from service.domain.reviews import service as review_service
+from service.domain.reviews.schemas import OverrideCreate, OverrideList, OverrideRead
 from service.domain.submissions import service as submission_service
 from service.domain.submissions.presenters import present_submission
 from service.domain.submissions.schemas import (
-    DEFAULT_PAGE_SIZE,
-    MAX_PAGE_SIZE,
     SubmissionCreate,
+    SubmissionFilter,
+    SubmissionListQuery,
     SubmissionPage,
     SubmissionRead,
 )
-from service.domain.validation import PRINTABLE_PATTERN, SLUG_PATTERN
+from service.errors import DomainError
 
-router = APIRouter(prefix="/v1/submissions", tags=["submissions"])
+router = APIRouter(prefix="/v1/submissions", tags=["submissions"], responses=AUTH_ERRORS)
 
-_ERRORS: dict[int | str, dict[str, object]] = {
-    404: {"model": ProblemDetail, "description": "Unknown question or submission"},
-    413: {"model": ProblemDetail, "description": "Request body too large"},
-    422: {"model": ProblemDetail, "description": "Invalid request; `errors` lists each field"},
-    503: {"model": ProblemDetail, "description": "Database unavailable; retry after a pause"},
-}
+MAX_BATCH_ITEMS = 500
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=idempotency.MAX_KEY_LENGTH,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Retry-safe key: a retry with the same key and body returns the "
+        "original response and creates nothing.",
+    ),
+]
+
+
+def public_base_url(request: Request, settings: SettingsDep) -> str:
+    return settings.public_base_url or str(request.base_url)
+
+
+def _json_response(outcome: idempotency.Outcome) -> JSONResponse:
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+    return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
 
 
 @router.post(
     "",
     status_code=201,
     response_model=SubmissionRead,
-    summary="Submit an answer; it is scored at once",
+    summary="Submit an answer; it is scored at once (integration)",
     responses={
         202: {"model": SubmissionRead, "description": "Stored, but scoring is pending"},
-        **_ERRORS,
+        409: {"model": ProblemDetail, "description": "Idempotency key reused (in flight)"},
+        413: {"model": ProblemDetail, "description": "Request body too large"},
+        **NOT_FOUND,
     },
 )
 def create_submission(
-    body: SubmissionCreate, session: SessionDep, graders: GradersDep, response: Response
-) -> SubmissionRead:
-    submission = submission_service.create_submission(session, graders=graders, body=body)
-    if submission.status != "scored":
-        response.status_code = 202
-    return present_submission(submission)
-
-
-@router.get(
-    "", response_model=SubmissionPage, summary="List submissions, newest first", responses=_ERRORS
-)
-def list_submissions(
+    body: SubmissionCreate,
+    request: Request,
     session: SessionDep,
-    question_id: Annotated[str | None, Query(max_length=64, pattern=SLUG_PATTERN)] = None,
-    learner_id: Annotated[str | None, Query(max_length=255, pattern=PRINTABLE_PATTERN)] = None,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
-) -> SubmissionPage:
-    page = submission_service.list_submissions(
-        session, question_id=question_id, learner_id=learner_id, cursor=cursor, limit=limit
+    graders: GradersDep,
+    settings: SettingsDep,
+    principal: Integration,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    base_url = public_base_url(request, settings)
+
+    def action() -> tuple[int, Any]:
+        submission = submission_service.create_submission(
+            session, graders=graders, body=body, principal=principal
+        )
+        status = 201 if submission.status == "scored" else 202
+        return status, present_submission(submission, base_url=base_url).model_dump(mode="json")
+
+    outcome = idempotency.run(
+        session,
+        owner=principal,
+        key=idempotency_key,
+        request_hash=idempotency.fingerprint("POST", request.url.path, body.model_dump_json()),
+        action=action,
     )
+    return _json_response(outcome)
+
+
+class BatchCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: Annotated[
+        list[dict[str, Any]],
+        Field(
+            min_length=1, max_length=MAX_BATCH_ITEMS, description="Each like POST /v1/submissions."
+        ),
+    ]
+
+
+class BatchItemResult(BaseModel):
+    index: int
+    status: int = Field(description="201 scored, 202 pending, or the item's error status.")
+    submission: SubmissionRead | None = None
+    error: ProblemDetail | None = None
+
+
+class BatchResult(BaseModel):
+    created: int
+    failed: int
+    items: list[BatchItemResult]
+
+
+@router.post(
+    "/batch",
+    response_model=BatchResult,
+    summary=f"Submit up to {MAX_BATCH_ITEMS} answers; bad items are reported, good ones stored",
+)
+def create_batch(
+    body: BatchCreate,
+    request: Request,
+    session: SessionDep,
+    graders: GradersDep,
+    settings: SettingsDep,
+    principal: Integration,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    base_url = public_base_url(request, settings)
+
+    def action() -> tuple[int, Any]:
+        results = [
+            _batch_item(session, graders, principal, index, item, base_url)
+            for index, item in enumerate(body.items)
+        ]
+        created = sum(1 for r in results if r.status in (201, 202))
+        batch = BatchResult(created=created, failed=len(results) - created, items=results)
+        return 200, batch.model_dump(mode="json")
+
+    outcome = idempotency.run(
+        session,
+        owner=principal,
+        key=idempotency_key,
+        request_hash=idempotency.fingerprint("POST", request.url.path, body.model_dump_json()),
+        action=action,
+    )
+    return _json_response(outcome)
+
+
+def _batch_item(
+    session: SessionDep,
+    graders: GradersDep,
+    principal: Integration,
+    index: int,
+    item: dict[str, Any],
+    base_url: str,
+) -> BatchItemResult:
+    try:
+        create = SubmissionCreate.model_validate(item)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "item"
+        detail = f"{field}: {first['msg']}"
+        return BatchItemResult(
+            index=index,
+            status=422,
+            error=ProblemDetail(
+                type="https://grader.example.org/problems/validation-error",
+                title="Invalid request",
+                status=422,
+                detail=detail,
+                code="validation_error",
+                errors=[
+                    {"field": ".".join(str(p) for p in e["loc"]) or "item", "message": e["msg"]}
+                    for e in exc.errors()
+                ],
+            ),
+        )
+    try:
+        with session.begin_nested():
+            submission = submission_service.create_submission(
+                session, graders=graders, body=create, principal=principal
+            )
+    except DomainError as exc:
+        return BatchItemResult(
+            index=index,
+            status=exc.status_code,
+            error=ProblemDetail(
+                type="https://grader.example.org/problems/" + exc.code.replace("_", "-"),
+                title=exc.title,
+                status=exc.status_code,
+                detail=exc.detail,
+                code=exc.code,
+            ),
+        )
+    return BatchItemResult(
+        index=index,
+        status=201 if submission.status == "scored" else 202,
+        submission=present_submission(submission, base_url=base_url),
+    )
+
+
+@router.get("", response_model=SubmissionPage, summary="List and filter submissions")
+def list_submissions(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Reader,
+    query: Annotated[SubmissionListQuery, Query()],
+) -> SubmissionPage:
+    """Instructors see every submission; an integration sees only those it posted.
+    `needs_review=true` is the review queue."""
+    filters = SubmissionFilter.model_validate(query.model_dump(exclude={"cursor", "limit"}))
+    page = submission_service.list_submissions(
+        session, filters=filters, cursor=query.cursor, limit=query.limit, principal=principal
+    )
+    base_url = public_base_url(request, settings)
     return SubmissionPage(
-        items=[present_submission(s) for s in page.items], next_cursor=page.next_cursor
+        items=[present_submission(s, base_url=base_url) for s in page.items],
+        next_cursor=page.next_cursor,
     )
 
 
@@ -69,7 +226,58 @@ def list_submissions(
     "/{submission_id}",
     response_model=SubmissionRead,
     summary="Get one submission",
-    responses=_ERRORS,
+    responses=NOT_FOUND,
 )
-def get_submission(submission_id: uuid.UUID, session: SessionDep) -> SubmissionRead:
-    return present_submission(submission_service.get_submission(session, submission_id))
+def get_submission(
+    submission_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Reader,
+) -> SubmissionRead:
+    submission = submission_service.get_submission(session, submission_id, principal=principal)
+    return present_submission(submission, base_url=public_base_url(request, settings))
+
+
+@router.post(
+    "/{submission_id}/overrides",
+    status_code=201,
+    response_model=OverrideRead,
+    summary="Override the score, with a reason (instructor)",
+    responses=NOT_FOUND,
+)
+def create_override(
+    submission_id: uuid.UUID, body: OverrideCreate, session: SessionDep, principal: Instructor
+) -> OverrideRead:
+    override = review_service.create_override(
+        session, submission_id=submission_id, body=body, principal=principal
+    )
+    return _present_override(override)
+
+
+@router.get(
+    "/{submission_id}/overrides",
+    response_model=OverrideList,
+    summary="The override audit trail, oldest first (instructor)",
+    responses=NOT_FOUND,
+)
+def list_overrides(
+    submission_id: uuid.UUID, session: SessionDep, principal: Instructor
+) -> OverrideList:
+    overrides = review_service.list_overrides(
+        session, submission_id=submission_id, principal=principal
+    )
+    return OverrideList(items=[_present_override(o) for o in overrides])
+
+
+def _present_override(override: Any) -> OverrideRead:
+    return OverrideRead(
+        id=override.id,
+        submission_id=override.submission_id,
+        old_points=override.old_points,
+        new_points=override.new_points,
+        reason=override.reason,
+        created_at=override.created_at,
+        api_key_id=override.api_key_id,
+        by_key_name=override.api_key.name,
+    )

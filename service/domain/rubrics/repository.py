@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -32,6 +34,14 @@ class RubricRepository:
             RubricVersion.question_id == question_id
         )
         return self.session.scalar(stmt) or 0
+
+    def list_versions(self, question_id: str) -> Sequence[RubricVersion]:
+        stmt = (
+            select(RubricVersion)
+            .where(RubricVersion.question_id == question_id)
+            .order_by(RubricVersion.version)
+        )
+        return self.session.scalars(stmt).all()
 
     def add(self, obj: Question | RubricVersion) -> None:
         self.session.add(obj)

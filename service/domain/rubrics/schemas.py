@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -69,3 +70,22 @@ class RubricDocument(_Strict):
     def content_hash(self) -> str:
         """SHA-256 of the canonical JSON: equal rubrics hash equal whatever the YAML layout."""
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+
+class RubricVersionRead(BaseModel):
+    version: int
+    content_hash: str
+    source: str
+    created_at: datetime
+    rubric: dict[str, Any] = Field(description="The rubric document of this version.")
+
+
+class RubricVersionList(BaseModel):
+    question_id: str
+    items: list[RubricVersionRead]
+
+
+class RubricSaved(BaseModel):
+    question_id: str
+    rubric_version: int
+    created: bool = Field(description="False when the rubric was identical to the current one.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from service.db.models import Question, RubricVersion
 from service.domain.rubrics.repository import RubricRepository
 from service.domain.rubrics.schemas import RubricDocument
-from service.errors import RubricInvalid
+from service.errors import Conflict, NotFound, RubricInvalid
 from service.scoring import ENGINE_VERSION, CriterionSpec, Grader, RubricError, RubricSpec
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,9 @@ class ImportOutcome:
     created: bool
 
 
-def import_document(session: Session, document: RubricDocument, *, source: str) -> ImportOutcome:
+def import_document(
+    session: Session, document: RubricDocument, *, source: str, force: bool = False
+) -> ImportOutcome:
     """Store ``document`` as a new rubric version unless it is already the newest from ``source``.
 
     Idempotent: importing the same file twice creates nothing. Comparing against the newest
@@ -100,7 +102,7 @@ def import_document(session: Session, document: RubricDocument, *, source: str) 
     repo = RubricRepository(session)
     digest = document.content_hash()
     question = repo.get_question(document.id)
-    if question is not None:
+    if question is not None and not force:
         previous = repo.latest_version(document.id, source=source)
         if previous is not None and previous.content_hash == digest:
             return ImportOutcome(document.id, previous.version, created=False)
@@ -127,10 +129,44 @@ def import_document(session: Session, document: RubricDocument, *, source: str) 
     return ImportOutcome(document.id, version, created=True)
 
 
+def create_question(session: Session, data: dict[str, Any]) -> ImportOutcome:
+    """A new question from an instructor: validated like a file, stored as version 1."""
+    document = validate_document(data, source="request body")
+    if RubricRepository(session).get_question(document.id) is not None:
+        raise Conflict(f"A question with id {document.id!r} already exists; edit its rubric.")
+    return import_document(session, document, source="api")
+
+
+def update_rubric(session: Session, question_id: str, data: dict[str, Any]) -> ImportOutcome:
+    """A new immutable rubric version for an existing question (a no-op if unchanged)."""
+    repo = RubricRepository(session)
+    if repo.get_question(question_id) is None:
+        raise NotFound(f"No question with id {question_id!r}.")
+    document = validate_document({**data, "id": question_id}, source="request body")
+    latest = repo.latest_version(question_id)
+    if latest is not None and latest.content_hash == document.content_hash():
+        return ImportOutcome(question_id, latest.version, created=False)
+    return import_document(session, document, source="api", force=True)
+
+
+def list_versions(session: Session, question_id: str) -> Sequence[RubricVersion]:
+    repo = RubricRepository(session)
+    if repo.get_question(question_id) is None:
+        raise NotFound(f"No question with id {question_id!r}.")
+    return repo.list_versions(question_id)
+
+
 def current_version(session: Session, question: Question) -> RubricVersion:
     version = RubricRepository(session).get_version(question.id, question.rubric_version)
     if version is None:  # guarded by the import, which writes both in one transaction
         raise LookupError(f"question {question.id} has no rubric version {question.rubric_version}")
+    return version
+
+
+def get_version_by_id(session: Session, version_id: int) -> RubricVersion:
+    version = session.get(RubricVersion, version_id)
+    if version is None:
+        raise LookupError(f"no rubric version {version_id}")
     return version
 
 

@@ -6,6 +6,8 @@ from service.db.models import GradingResult, Submission
 from service.domain.submissions.schemas import (
     Components,
     CriterionResultRead,
+    FeedbackCriterion,
+    FeedbackRead,
     ResultRead,
     SpanRead,
     SubmissionRead,
@@ -48,8 +50,12 @@ def present_result(result: GradingResult) -> ResultRead:
     )
 
 
-def present_submission(submission: Submission) -> SubmissionRead:
+def present_submission(submission: Submission, *, base_url: str | None = None) -> SubmissionRead:
+    """``base_url`` (the service's public address) turns the feedback token into a URL."""
     latest = submission.latest_result
+    feedback_url = None
+    if base_url is not None and submission.feedback_token:
+        feedback_url = f"{base_url.rstrip('/')}/v1/feedback/{submission.feedback_token}"
     return SubmissionRead(
         id=submission.id,
         question_id=submission.question_id,
@@ -57,6 +63,37 @@ def present_submission(submission: Submission) -> SubmissionRead:
         answer=submission.answer,
         status="scored" if submission.status == "scored" else "pending",
         created_at=submission.created_at,
+        points=submission.points,
+        max_points=submission.max_points,
+        overridden=submission.is_overridden,
+        needs_review=submission.needs_review,
         result=present_result(latest) if latest is not None else None,
+        feedback_url=feedback_url,
         message=PENDING_MESSAGE if latest is None else None,
+    )
+
+
+def present_feedback(submission: Submission, *, prompt: str) -> FeedbackRead:
+    latest = submission.latest_result
+    result = present_result(latest) if latest is not None else None
+    return FeedbackRead(
+        question_prompt=prompt,
+        answer=submission.answer,
+        status="scored" if submission.status == "scored" else "pending",
+        submitted_at=submission.created_at,
+        points=submission.points,
+        max_points=submission.max_points,
+        adjusted_by_instructor=submission.is_overridden,
+        summary=result.summary if result else None,
+        criteria=[
+            FeedbackCriterion(
+                description=c.description,
+                met=c.met,
+                matched_phrasing=c.matched_phrasing,
+                spans=c.spans,
+                feedback=c.feedback,
+            )
+            for c in (result.criteria if result else [])
+        ],
+        message=PENDING_MESSAGE if result is None else None,
     )

@@ -1,17 +1,72 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from service.db.models import GradingResult, Submission
+from service.domain.submissions.schemas import SubmissionFilter
 
 
 def _with_results(stmt: Select[Submission]) -> Select[Submission]:
     return stmt.options(selectinload(Submission.results).selectinload(GradingResult.rubric_version))
+
+
+# Pending submissions have no points; sorting treats them as -1 so that the keyset is total
+# and behaves the same on SQLite (NULLs first) and PostgreSQL (NULLs last).
+_points_sort_key = func.coalesce(Submission.points, -1.0)
+
+
+def _where(filters: SubmissionFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if filters.question_id is not None:
+        conditions.append(Submission.question_id == filters.question_id)
+    if filters.learner_id is not None:
+        conditions.append(Submission.learner_id == filters.learner_id)
+    if filters.status is not None:
+        conditions.append(Submission.status == filters.status)
+    if filters.needs_review is not None:
+        conditions.append(Submission.needs_review.is_(filters.needs_review))
+    if filters.min_points is not None:
+        conditions.append(Submission.points >= filters.min_points)
+    if filters.max_points is not None:
+        conditions.append(Submission.points <= filters.max_points)
+    if filters.created_after is not None:
+        conditions.append(Submission.created_at >= filters.created_after)
+    if filters.created_before is not None:
+        conditions.append(Submission.created_at < filters.created_before)
+    if filters.api_key_id is not None:
+        conditions.append(Submission.api_key_id == filters.api_key_id)
+    return conditions
+
+
+def _keyset(sort: str, after: tuple[datetime, uuid.UUID, float | None]) -> ColumnElement[bool]:
+    created_at, last_id, points = after
+    descending = sort.startswith("-")
+
+    def beyond(column: Any, value: object) -> ColumnElement[bool]:
+        condition: ColumnElement[bool] = column < value if descending else column > value
+        return condition
+
+    same_time = and_(Submission.created_at == created_at, beyond(Submission.id, last_id))
+    by_time = or_(beyond(Submission.created_at, created_at), same_time)
+    if sort.lstrip("-") != "points":
+        return by_time
+    points_key = -1.0 if points is None else points
+    return or_(beyond(_points_sort_key, points_key), and_(_points_sort_key == points_key, by_time))
+
+
+def _order(sort: str) -> list[ColumnElement[Any]]:
+    descending = sort.startswith("-")
+    columns: list[ColumnElement[Any]] = []
+    if sort.lstrip("-") == "points":
+        columns.append(_points_sort_key)
+    columns += [Submission.created_at.expression, Submission.id.expression]
+    return [c.desc() if descending else c.asc() for c in columns]
 
 
 class SubmissionRepository:
@@ -25,30 +80,34 @@ class SubmissionRepository:
         stmt = _with_results(select(Submission).where(Submission.id == submission_id))
         return self.session.scalars(stmt).first()
 
+    def get_by_feedback_token(self, token: str) -> Submission | None:
+        stmt = _with_results(select(Submission).where(Submission.feedback_token == token))
+        return self.session.scalars(stmt).first()
+
     def list_page(
         self,
+        filters: SubmissionFilter,
         *,
-        question_id: str | None,
-        learner_id: str | None,
-        after: tuple[datetime, uuid.UUID] | None,
+        after: tuple[datetime, uuid.UUID, float | None] | None,
         limit: int,
     ) -> Sequence[Submission]:
-        """Newest first; ``after`` is the (created_at, id) of the last row already seen."""
-        stmt = select(Submission)
-        if question_id is not None:
-            stmt = stmt.where(Submission.question_id == question_id)
-        if learner_id is not None:
-            stmt = stmt.where(Submission.learner_id == learner_id)
+        stmt = select(Submission).where(*_where(filters))
         if after is not None:
-            created_at, last_id = after
-            stmt = stmt.where(
-                or_(
-                    Submission.created_at < created_at,
-                    and_(Submission.created_at == created_at, Submission.id < last_id),
-                )
-            )
-        stmt = stmt.order_by(Submission.created_at.desc(), Submission.id.desc()).limit(limit)
+            stmt = stmt.where(_keyset(filters.sort, after))
+        stmt = stmt.order_by(*_order(filters.sort)).limit(limit)
         return self.session.scalars(_with_results(stmt)).all()
+
+    def iterate(self, filters: SubmissionFilter, *, batch_size: int = 500) -> Iterator[Submission]:
+        """Every matching submission in ``filters.sort`` order, a page at a time."""
+        after: tuple[datetime, uuid.UUID, float | None] | None = None
+        while True:
+            page = self.list_page(filters, after=after, limit=batch_size)
+            yield from page
+            if len(page) < batch_size:
+                return
+            last = page[-1]
+            after = (last.created_at, last.id, last.points)
+            self.session.expunge_all()
 
     def list_pending_ids(self, limit: int) -> Sequence[uuid.UUID]:
         stmt = (

@@ -6,7 +6,12 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from service.domain.validation import SLUG_PATTERN, reject_blank, reject_control_characters
+from service.domain.validation import (
+    PRINTABLE_PATTERN,
+    SLUG_PATTERN,
+    reject_blank,
+    reject_control_characters,
+)
 
 # Documented limit on answer length (characters, after JSON decoding). Short-answer
 # questions need far less; the cap keeps one request from tying up a scoring thread.
@@ -89,10 +94,42 @@ class SubmissionRead(BaseModel):
     answer: str
     status: Literal["scored", "pending"]
     created_at: datetime
-    result: ResultRead | None = Field(description="The machine score; null while pending.")
+    points: float | None = Field(
+        description="Effective points: the newest instructor override, else the machine score."
+    )
+    max_points: float | None
+    overridden: bool = Field(description="An instructor has overridden the machine score.")
+    needs_review: bool = Field(description="The machine score is uncertain or flagged.")
+    result: ResultRead | None = Field(description="The newest machine score; null while pending.")
+    feedback_url: str | None = Field(
+        default=None, description="The student's own feedback page (no key needed; share it)."
+    )
     message: str | None = Field(
         default=None, description="Set when the answer is stored but not yet scored."
     )
+
+
+class FeedbackCriterion(BaseModel):
+    description: str
+    met: bool
+    matched_phrasing: str | None
+    spans: list[SpanRead]
+    feedback: str
+
+
+class FeedbackRead(BaseModel):
+    """What a student sees: their own answer, score and feedback; no rubric internals."""
+
+    question_prompt: str
+    answer: str
+    status: Literal["scored", "pending"]
+    submitted_at: datetime
+    points: float | None
+    max_points: float | None
+    adjusted_by_instructor: bool
+    summary: str | None
+    criteria: list[FeedbackCriterion]
+    message: str | None = None
 
 
 class SubmissionPage(BaseModel):
@@ -100,3 +137,34 @@ class SubmissionPage(BaseModel):
     next_cursor: str | None = Field(
         description="Pass as `cursor` to get the next page; null on the last page."
     )
+
+
+SortOrder = Literal["-created_at", "created_at", "-points", "points"]
+
+
+class SubmissionFilter(BaseModel):
+    """Filters shared by the list, the review queue and the CSV export."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question_id: Annotated[str | None, Field(max_length=64, pattern=SLUG_PATTERN)] = None
+    learner_id: Annotated[str | None, Field(max_length=255, pattern=PRINTABLE_PATTERN)] = None
+    status: Literal["scored", "pending"] | None = None
+    needs_review: bool | None = None
+    min_points: Annotated[float | None, Field(ge=0)] = Field(
+        default=None, description="Effective points at least this."
+    )
+    max_points: Annotated[float | None, Field(ge=0)] = Field(
+        default=None, description="Effective points at most this."
+    )
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    api_key_id: uuid.UUID | None = Field(default=None, description="Posted by this API key.")
+    sort: SortOrder = Field(default="-created_at", description="Prefix '-' for descending.")
+
+
+class SubmissionListQuery(SubmissionFilter):
+    cursor: Annotated[str | None, Field(max_length=1024)] = Field(
+        default=None, description="The next_cursor of the previous page."
+    )
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE

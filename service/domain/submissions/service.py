@@ -1,4 +1,4 @@
-"""Submissions: store an answer, score it, and read stored results back."""
+"""Submissions: store an answer, score it, read stored results back, rescore."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import logging
+import secrets
 import time
 import uuid
 from collections.abc import Sequence
@@ -15,16 +16,19 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from service.db.models import GradingResult, Question, Submission
+from service.db.models import ApiKey, GradingResult, Question, RubricVersion, Submission
+from service.domain.callbacks import service as callback_service
 from service.domain.questions import service as question_service
 from service.domain.rubrics import service as rubric_service
 from service.domain.rubrics.service import GraderCache
 from service.domain.submissions.repository import SubmissionRepository
-from service.domain.submissions.schemas import SubmissionCreate
+from service.domain.submissions.schemas import SubmissionCreate, SubmissionFilter
 from service.errors import DomainError, NotFound
 from service.scoring import ENGINE_VERSION, ScoreBreakdown
 
 log = logging.getLogger(__name__)
+
+FEEDBACK_TOKEN_BYTES = 32
 
 
 class InvalidCursor(DomainError):
@@ -33,8 +37,17 @@ class InvalidCursor(DomainError):
     title = "Invalid cursor"
 
 
+def new_feedback_token() -> str:
+    """256 random bits, URL-safe: the student's feedback URL is its own credential."""
+    return secrets.token_urlsafe(FEEDBACK_TOKEN_BYTES)
+
+
 def create_submission(
-    session: Session, *, graders: GraderCache, body: SubmissionCreate
+    session: Session,
+    *,
+    graders: GraderCache,
+    body: SubmissionCreate,
+    principal: ApiKey | None = None,
 ) -> Submission:
     """Store the answer, then score it.
 
@@ -47,30 +60,49 @@ def create_submission(
         learner_id=body.learner_id,
         answer=body.answer,
         status="pending",
+        api_key_id=principal.id if principal is not None else None,
+        feedback_token=new_feedback_token(),
         results=[],
     )
     SubmissionRepository(session).add(submission)
     session.flush()
-    _try_score(session, submission, question=question, graders=graders)
+    score_submission(session, submission, question=question, graders=graders)
     return submission
 
 
-def _try_score(
-    session: Session, submission: Submission, *, question: Question, graders: GraderCache
-) -> bool:
-    version = rubric_service.current_version(session, question)
+def score_submission(
+    session: Session,
+    submission: Submission,
+    *,
+    question: Question,
+    graders: GraderCache,
+    version: RubricVersion | None = None,
+    event: str = "submission.scored",
+) -> GradingResult | None:
+    """Add a machine result with ``version`` (default: the question's current rubric).
+
+    Returns None, leaving the submission as it was, if the engine fails: the answer is
+    never lost to a scoring fault. An instructor's override is never replaced.
+    """
+    version = version or rubric_service.current_version(session, question)
     started = time.perf_counter()
     try:
         breakdown = graders.get(version).grade(submission.answer)
     except Exception:
-        # Any engine failure must not cost the learner their answer: keep it pending.
-        log.exception("scoring failed for submission %s; left pending", submission.id)
-        return False
-    result = _result_row(breakdown, version_id=version.id, content=version.content)
-    result.rubric_version = version
+        log.exception(
+            "scoring failed for submission %s; left as %s", submission.id, submission.status
+        )
+        return None
+    result = _result_row(breakdown, version=version)
     submission.results.insert(0, result)  # kept newest first, like the relationship's order
     submission.status = "scored"
+    submission.machine_points = breakdown.points
+    submission.max_points = breakdown.max_points
+    if not submission.is_overridden:
+        submission.points = breakdown.points
+        submission.needs_review = bool(getattr(breakdown, "needs_review", False))
     session.flush()
+    callback_service.enqueue(session, submission, event=event, payload=callback_payload(submission))
     log.info(
         "scored submission %s question=%s points=%s engine=%s duration_ms=%.2f",
         submission.id,
@@ -79,15 +111,19 @@ def _try_score(
         ENGINE_VERSION,
         (time.perf_counter() - started) * 1000,
     )
-    return True
+    return result
 
 
-def _result_row(
-    breakdown: ScoreBreakdown, *, version_id: int, content: dict[str, Any]
-) -> GradingResult:
-    weights = content.get("weights", {})
-    return GradingResult(
-        rubric_version_id=version_id,
+def callback_payload(submission: Submission) -> dict[str, Any]:
+    # Imported here: presenters import this module's types for the response shape.
+    from service.domain.submissions.presenters import present_submission
+
+    return present_submission(submission).model_dump(mode="json", exclude={"feedback_url"})
+
+
+def _result_row(breakdown: ScoreBreakdown, *, version: RubricVersion) -> GradingResult:
+    result = GradingResult(
+        rubric_version_id=version.id,
         engine_version=ENGINE_VERSION,
         points=breakdown.points,
         max_points=breakdown.max_points,
@@ -97,7 +133,7 @@ def _result_row(
         details={
             "raw": breakdown.raw,
             "summary": breakdown.summary,
-            "weights": weights,
+            "weights": version.content.get("weights", {}),
             "criteria": [
                 {
                     "id": c.id,
@@ -112,6 +148,8 @@ def _result_row(
             ],
         },
     )
+    result.rubric_version = version
+    return result
 
 
 def score_pending(session: Session, *, graders: GraderCache, limit: int = 1000) -> int:
@@ -123,14 +161,32 @@ def score_pending(session: Session, *, graders: GraderCache, limit: int = 1000) 
         if submission is None or submission.status != "pending":
             continue
         question = question_service.get_question(session, submission.question_id)
-        scored += _try_score(session, submission, question=question, graders=graders)
+        scored += (
+            score_submission(session, submission, question=question, graders=graders) is not None
+        )
     return scored
 
 
-def get_submission(session: Session, submission_id: uuid.UUID) -> Submission:
+def get_submission(
+    session: Session, submission_id: uuid.UUID, *, principal: ApiKey | None = None
+) -> Submission:
+    """One submission; an integration only sees its own (others look like they don't exist)."""
     submission = SubmissionRepository(session).get(submission_id)
-    if submission is None:
+    if submission is None or not _may_read(principal, submission):
         raise NotFound(f"No submission with id {submission_id}.")
+    return submission
+
+
+def _may_read(principal: ApiKey | None, submission: Submission) -> bool:
+    if principal is None or principal.role in ("admin", "instructor"):
+        return True
+    return submission.api_key_id == principal.id
+
+
+def get_by_feedback_token(session: Session, token: str) -> Submission:
+    submission = SubmissionRepository(session).get_by_feedback_token(token)
+    if submission is None:
+        raise NotFound("No feedback at this address; check the link you were given.")
     return submission
 
 
@@ -140,38 +196,51 @@ class Page:
     next_cursor: str | None
 
 
+def scope_filter(filters: SubmissionFilter, principal: ApiKey | None) -> SubmissionFilter:
+    """Integrations are limited to what they posted, whatever they ask for."""
+    if principal is not None and principal.role == "integration":
+        return filters.model_copy(update={"api_key_id": principal.id})
+    return filters
+
+
 def list_submissions(
     session: Session,
     *,
-    question_id: str | None,
-    learner_id: str | None,
+    filters: SubmissionFilter,
     cursor: str | None,
     limit: int,
+    principal: ApiKey | None = None,
 ) -> Page:
-    after = decode_cursor(cursor) if cursor else None
-    rows = SubmissionRepository(session).list_page(
-        question_id=question_id, learner_id=learner_id, after=after, limit=limit + 1
-    )
+    filters = scope_filter(filters, principal)
+    after = decode_cursor(cursor, filters.sort) if cursor else None
+    rows = SubmissionRepository(session).list_page(filters, after=after, limit=limit + 1)
     items = rows[:limit]
-    next_cursor = encode_cursor(items[-1]) if len(rows) > limit else None
+    next_cursor = encode_cursor(items[-1], filters.sort) if len(rows) > limit else None
     return Page(items=items, next_cursor=next_cursor)
 
 
-def encode_cursor(submission: Submission) -> str:
-    """Opaque keyset cursor: the (created_at, id) of the last row on the page."""
-    payload = json.dumps([submission.created_at.isoformat(), str(submission.id)])
+def encode_cursor(submission: Submission, sort: str) -> str:
+    """Opaque keyset cursor: the sort key of the last row on the page, and the sort."""
+    key: list[Any] = [sort, submission.created_at.isoformat(), str(submission.id)]
+    if sort.lstrip("-") == "points":
+        key.append(submission.points)
+    payload = json.dumps(key)
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+def decode_cursor(cursor: str, sort: str) -> tuple[datetime, uuid.UUID, float | None]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        created_at, submission_id = json.loads(base64.urlsafe_b64decode(padded))
-        moment = datetime.fromisoformat(created_at)
+        values = json.loads(base64.urlsafe_b64decode(padded))
+        if not isinstance(values, list) or values[0] != sort:
+            raise ValueError("cursor from another sort order")
+        moment = datetime.fromisoformat(values[1])
         if moment.tzinfo is None:
             raise ValueError("naive timestamp")
-        return moment, uuid.UUID(submission_id)
-    except (ValueError, TypeError, binascii.Error) as exc:
+        points = float(values[3]) if len(values) > 3 and values[3] is not None else None
+        return moment, uuid.UUID(values[2]), points
+    except (ValueError, TypeError, IndexError, binascii.Error) as exc:
         raise InvalidCursor(
-            "The cursor is not valid; pass the next_cursor value of a previous page unchanged."
+            "The cursor is not valid for this listing; pass the next_cursor value of the "
+            "previous page unchanged, with the same filters and sort."
         ) from exc

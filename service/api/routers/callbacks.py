@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from service.api.deps import Integration, SessionDep
+from service.api.routers.common import AUTH_ERRORS
+from service.domain.callbacks import service as callback_service
+from service.domain.callbacks.schemas import DeliveryList, DeliveryRead
+from service.domain.keys import service as key_service
+from service.domain.keys.schemas import CallbackRead, CallbackSet
+
+router = APIRouter(prefix="/v1/callback", tags=["callbacks"], responses=AUTH_ERRORS)
+
+
+@router.put("", response_model=CallbackRead, summary="Set this integration's callback URL")
+def set_callback(body: CallbackSet, session: SessionDep, principal: Integration) -> CallbackRead:
+    key_service.set_callback(session, principal, url=str(body.url), secret=body.secret)
+    return CallbackRead(url=principal.callback_url, configured=True)
+
+
+@router.get("", response_model=CallbackRead, summary="This integration's callback URL")
+def get_callback(principal: Integration) -> CallbackRead:
+    return CallbackRead(url=principal.callback_url, configured=principal.callback_url is not None)
+
+
+@router.delete("", response_model=CallbackRead, summary="Stop callbacks")
+def delete_callback(session: SessionDep, principal: Integration) -> CallbackRead:
+    key_service.clear_callback(session, principal)
+    return CallbackRead(url=None, configured=False)
+
+
+@router.get(
+    "/deliveries", response_model=DeliveryList, summary="Recent deliveries and their attempts"
+)
+def list_deliveries(
+    session: SessionDep,
+    principal: Integration,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> DeliveryList:
+    deliveries = callback_service.list_deliveries(session, principal, limit=limit)
+    return DeliveryList(items=[DeliveryRead.model_validate(d) for d in deliveries])

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from service.api.deps import Instructor
+from service.api.routers.common import AUTH_ERRORS
+from service.domain.exports import service as export_service
+from service.domain.submissions.schemas import SubmissionFilter
+
+router = APIRouter(prefix="/v1/exports", tags=["exports"], responses=AUTH_ERRORS)
+
+
+@router.get(
+    "/submissions.csv",
+    summary="CSV of submissions with effective scores, filtered like the list (instructor)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}, "description": "UTF-8 CSV with a header row"}},
+)
+def export_submissions(
+    request: Request,
+    _principal: Instructor,
+    filters: Annotated[SubmissionFilter, Query()],
+) -> StreamingResponse:
+    # Streamed from its own session: the request's session closes before the body is sent.
+    rows = export_service.submission_rows(request.app.state.read_sessionmaker, filters)
+    return StreamingResponse(
+        rows,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="submissions.csv"'},
+    )

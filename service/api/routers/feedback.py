@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from service.api.deps import SessionDep
+from service.api.routers.common import NOT_FOUND
+from service.domain.questions import service as question_service
+from service.domain.submissions import service as submission_service
+from service.domain.submissions.presenters import present_feedback
+from service.domain.submissions.schemas import FeedbackRead
+
+router = APIRouter(prefix="/v1/feedback", tags=["students"])
+
+
+@router.get(
+    "/{token}",
+    response_model=FeedbackRead,
+    summary="A student's own score and feedback (no key: the link is the credential)",
+    responses=NOT_FOUND,
+)
+def get_feedback(
+    token: Annotated[str, Path(min_length=20, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")],
+    session: SessionDep,
+) -> FeedbackRead:
+    submission = submission_service.get_by_feedback_token(session, token)
+    question = question_service.get_question(session, submission.question_id)
+    return present_feedback(submission, prompt=question.prompt)

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter
+
+from service.api.deps import Instructor, SessionDep
+from service.api.routers.common import AUTH_ERRORS, NOT_FOUND
+from service.domain.jobs import service as job_service
+from service.domain.jobs.schemas import JobRead
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=AUTH_ERRORS)
+
+
+@router.get(
+    "/{job_id}", response_model=JobRead, summary="A background job's progress", responses=NOT_FOUND
+)
+def get_job(job_id: uuid.UUID, session: SessionDep, _principal: Instructor) -> JobRead:
+    return job_service.present_job(job_service.get_job(session, job_id))

@@ -1,0 +1,193 @@
+"""Rescoring jobs: stored in the database, processed in committed batches, resumable.
+
+A job's cursor and counts are committed together with each batch of new results, so a
+worker killed mid-job loses at most the batch in flight, and whoever claims the job next
+(after its lease expires) continues from the cursor with correct counts.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from service.db.base import utcnow
+from service.db.models import ApiKey, GradingResult, Question, RescoreJob, Submission
+from service.db.session import session_scope
+from service.domain.jobs.schemas import JobRead
+from service.domain.questions import service as question_service
+from service.domain.rubrics import service as rubric_service
+from service.domain.rubrics.service import GraderCache
+from service.domain.submissions import service as submission_service
+from service.errors import NotFound
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobPolicy:
+    batch_size: int = 200
+    lease_seconds: float = 30.0
+
+
+def create_rescore_job(session: Session, *, question_id: str, principal: ApiKey) -> RescoreJob:
+    question = question_service.get_question(session, question_id)
+    version = rubric_service.current_version(session, question)
+    total = session.scalar(
+        select(func.count()).select_from(Submission).where(Submission.question_id == question_id)
+    )
+    job = RescoreJob(
+        question_id=question_id,
+        rubric_version_id=version.id,
+        api_key_id=principal.id,
+        status="queued",
+        total=total or 0,
+        processed=0,
+        changed=0,
+        failed=0,
+    )
+    job.rubric_version = version
+    session.add(job)
+    session.flush()
+    log.info("rescore job %s queued for %s (%d submissions)", job.id, question_id, job.total)
+    return job
+
+
+def get_job(session: Session, job_id: uuid.UUID) -> RescoreJob:
+    stmt = (
+        select(RescoreJob)
+        .where(RescoreJob.id == job_id)
+        .options(selectinload(RescoreJob.rubric_version))
+    )
+    job = session.scalars(stmt).first()
+    if job is None:
+        raise NotFound(f"No job with id {job_id}.")
+    return job
+
+
+def present_job(job: RescoreJob) -> JobRead:
+    return JobRead(
+        id=job.id,
+        question_id=job.question_id,
+        rubric_version=job.rubric_version.version,
+        status=job.status,
+        total=job.total,
+        processed=job.processed,
+        changed=job.changed,
+        failed=job.failed,
+        error=job.error,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+    )
+
+
+def _claim(factory: sessionmaker[Session], policy: JobPolicy) -> uuid.UUID | None:
+    """Take the oldest queued job, or a running one whose worker's lease has expired."""
+    now = utcnow()
+    with session_scope(factory) as session:
+        stmt = (
+            select(RescoreJob)
+            .where(
+                or_(
+                    RescoreJob.status == "queued",
+                    and_(RescoreJob.status == "running", RescoreJob.lease_until < now),
+                )
+            )
+            .order_by(RescoreJob.created_at)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        job = session.scalars(stmt).first()
+        if job is None:
+            return None
+        if job.status == "queued":
+            job.started_at = now
+        else:
+            log.info("resuming rescore job %s from its last committed batch", job.id)
+        job.status = "running"
+        job.lease_until = now + timedelta(seconds=policy.lease_seconds)
+        return job.id
+
+
+def run_batch(
+    factory: sessionmaker[Session], graders: GraderCache, job_id: uuid.UUID, policy: JobPolicy
+) -> bool:
+    """Rescore the next batch of a running job; returns False when the job is finished."""
+    with session_scope(factory) as session:
+        job = session.get(RescoreJob, job_id, with_for_update=True)
+        if job is None or job.status != "running":
+            return False
+        version = rubric_service.get_version_by_id(session, job.rubric_version_id)
+        question = session.get(Question, job.question_id)
+        batch = _next_batch(session, job, policy.batch_size)
+        if not batch or question is None:
+            job.status = "succeeded"
+            job.finished_at = utcnow()
+            job.lease_until = None
+            log.info(
+                "rescore job %s done: %d processed, %d changed", job.id, job.processed, job.changed
+            )
+            return False
+        for submission in batch:
+            before = submission.machine_points
+            result = submission_service.score_submission(
+                session,
+                submission,
+                question=question,
+                graders=graders,
+                version=version,
+                event="submission.rescored",
+            )
+            job.processed += 1
+            if result is None:
+                job.failed += 1
+            elif before != result.points:
+                job.changed += 1
+        last = batch[-1]
+        job.cursor_created_at, job.cursor_id = last.created_at, last.id
+        job.lease_until = utcnow() + timedelta(seconds=policy.lease_seconds)
+        return True
+
+
+def _next_batch(session: Session, job: RescoreJob, size: int) -> list[Submission]:
+    stmt = select(Submission).where(Submission.question_id == job.question_id)
+    if job.cursor_created_at is not None and job.cursor_id is not None:
+        stmt = stmt.where(
+            or_(
+                Submission.created_at > job.cursor_created_at,
+                and_(
+                    Submission.created_at == job.cursor_created_at,
+                    Submission.id > job.cursor_id,
+                ),
+            )
+        )
+    stmt = (
+        stmt.order_by(Submission.created_at, Submission.id)
+        .limit(size)
+        .options(selectinload(Submission.results).selectinload(GradingResult.rubric_version))
+    )
+    return list(session.scalars(stmt).all())
+
+
+def run_next_job(
+    factory: sessionmaker[Session],
+    graders: GraderCache,
+    policy: JobPolicy,
+    *,
+    max_batches: int | None = None,
+) -> uuid.UUID | None:
+    """Claim one job and work on it (to the end, or ``max_batches``); returns its id."""
+    job_id = _claim(factory, policy)
+    if job_id is None:
+        return None
+    batches = 0
+    while run_batch(factory, graders, job_id, policy):
+        batches += 1
+        if max_batches is not None and batches >= max_batches:
+            break
+    return job_id
