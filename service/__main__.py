@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +47,16 @@ def check_rubrics() -> int:
     return 0
 
 
-def _session_factory() -> Any:
+@contextlib.contextmanager
+def _session_factory() -> Iterator[Any]:
+    """A sessionmaker on the configured database; its connections are closed on exit."""
     from service.db.session import make_engine, make_sessionmaker
 
-    return make_sessionmaker(make_engine(get_settings().database_url))
+    engine = make_engine(get_settings().database_url)
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        engine.dispose()
 
 
 def bootstrap() -> None:
@@ -59,7 +66,7 @@ def bootstrap() -> None:
 
     settings = get_settings()
     configured = settings.bootstrap_admin_key
-    with session_scope(_session_factory()) as session:
+    with _session_factory() as factory, session_scope(factory) as session:
         key = key_service.bootstrap_admin(
             session, configured_key=configured.get_secret_value() if configured else None
         )
@@ -104,11 +111,12 @@ def worker() -> int:
     configure_logging(level=settings.log_level, json_lines=settings.log_json)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    background = Worker(_session_factory(), GraderCache(settings.grader_cache_size), settings)
-    background.start()
-    with contextlib.suppress(KeyboardInterrupt):
-        stop.wait()
-    background.stop()
+    with _session_factory() as factory:
+        background = Worker(factory, GraderCache(settings.grader_cache_size), settings)
+        background.start()
+        with contextlib.suppress(KeyboardInterrupt):
+            stop.wait()
+        background.stop()
     return 0
 
 
@@ -119,7 +127,7 @@ def keys(args: argparse.Namespace) -> int:
     from service.domain.keys import service as key_service
     from service.errors import DomainError
 
-    with session_scope(_session_factory()) as session:
+    with _session_factory() as factory, session_scope(factory) as session:
         try:
             if args.keys_command == "create":
                 created = key_service.create_key(session, name=args.name, role=args.role)

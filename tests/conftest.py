@@ -17,6 +17,7 @@ import pytest
 from alembic import command
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import Engine, text
 
 from service.__main__ import alembic_config
@@ -90,7 +91,7 @@ def settings(database_url: str, clean_engine: Engine) -> Settings:
     return Settings(
         database_url=database_url,
         rubrics_dir=RUBRICS_DIR,
-        bootstrap_admin_key=ADMIN_KEY,  # type: ignore[arg-type]
+        bootstrap_admin_key=SecretStr(ADMIN_KEY),
         worker_enabled=False,
         callback_base_delay_seconds=0,
     )

@@ -127,7 +127,10 @@ def test_invalid_rubric_fails_startup_naming_file_field_and_problem(
     path = directory / "backchannel-q2.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     settings = settings.model_copy(update={"rubrics_dir": directory})
-    with pytest.raises(RubricInvalid) as raised, TestClient(create_app(settings), headers=auth(ADMIN_KEY)):
+    with (
+        pytest.raises(RubricInvalid) as raised,
+        TestClient(create_app(settings), headers=auth(ADMIN_KEY)),
+    ):
         pass
     assert raised.value.source == str(path)
     assert raised.value.field == field

@@ -93,7 +93,7 @@ class BatchCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     items: Annotated[
-        list[dict[str, Any]],
+        list[Any],
         Field(
             min_length=1, max_length=MAX_BATCH_ITEMS, description="Each like POST /v1/submissions."
         ),
@@ -153,7 +153,7 @@ def _batch_item(
     graders: GradersDep,
     principal: Integration,
     index: int,
-    item: dict[str, Any],
+    item: Any,
     base_url: str,
 ) -> BatchItemResult:
     try:
