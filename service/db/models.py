@@ -166,7 +166,14 @@ class GradingResult(Base):
     score: Mapped[float] = mapped_column(Float)
     keyword_coverage: Mapped[float] = mapped_column(Float)
     similarity: Mapped[float] = mapped_column(Float)
-    # Per-criterion results with evidence spans, the summary and the blend weights used.
+    # "default" (the rubric's weights) or "calibrated" (a model fitted on graded answers).
+    model: Mapped[str] = mapped_column(String(16), default="default", server_default="default")
+    confidence: Mapped[float | None] = mapped_column(Float)
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Advisory codes (gaming, can't-grade signs); their messages are in ``details``.
+    advisories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Per-criterion results with evidence spans, the summary, the blend weights used, the
+    # measured components and advisory messages.
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -246,6 +253,9 @@ class RescoreJob(Base):
     cursor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     error: Mapped[str | None] = mapped_column(Text)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Which claim holds the lease: a worker that lost its lease (it stalled past
+    # ``lease_until`` and another took over) stops instead of working alongside.
+    lease_owner: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

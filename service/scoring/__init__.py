@@ -4,11 +4,13 @@ No web, database, settings or file access here (enforced by ``ruff.toml`` beside
 so the same code scores a live request, a rescoring job and an offline evaluation.
 """
 
+from service.scoring.calibration import Calibration, CalibrationError
 from service.scoring.engine import ENGINE_VERSION, Grader
 from service.scoring.errors import RubricError, ScoringError
 from service.scoring.types import (
     CriterionResult,
     CriterionSpec,
+    GradedAnswer,
     RubricSpec,
     ScoreBreakdown,
     Span,
@@ -16,8 +18,11 @@ from service.scoring.types import (
 
 __all__ = [
     "ENGINE_VERSION",
+    "Calibration",
+    "CalibrationError",
     "CriterionResult",
     "CriterionSpec",
+    "GradedAnswer",
     "Grader",
     "RubricError",
     "RubricSpec",

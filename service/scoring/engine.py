@@ -7,25 +7,74 @@ the same ``ScoreBreakdown``, bit for bit.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import operator
+from collections.abc import Sequence
 
+import numpy as np
+
+from service.scoring.advisories import Advisory, AnswerContext, apply_caps, assess
+from service.scoring.calibration import Calibration
 from service.scoring.errors import RubricError
 from service.scoring.keywords import (
     CompiledCriterion,
     CriterionMatch,
     compile_criterion,
     coverage,
+    derive_criteria,
+    find_phrasing,
     match_criterion,
 )
-from service.scoring.similarity import SimilarityScorer
-from service.scoring.text import content_stems, content_tokens
-from service.scoring.types import CriterionResult, RubricSpec, ScoreBreakdown
+from service.scoring.similarity import (
+    CharSimilarityScorer,
+    NeighbourIndex,
+    Neighbours,
+    SimilarityScorer,
+)
+from service.scoring.spelling import SpellingCorrector
+from service.scoring.text import Token, content_stems, content_tokens, tokenize
+from service.scoring.types import (
+    CriterionResult,
+    GradedAnswer,
+    RubricSpec,
+    ScoreBreakdown,
+    Span,
+)
 
 # Bump whenever any output of ``Grader.grade`` can change for the same rubric and answer:
 # stored results carry it, so old and new scores can always be told apart.
-ENGINE_VERSION = "1.0.0"
+ENGINE_VERSION = "2.1.0"
 
 _WEIGHT_TOLERANCE = 1e-6
+
+# Question-independent components, the inputs of a calibration model (all roughly 0..1).
+BASE_FEATURES: tuple[str, ...] = (
+    "keyword_coverage",  # weighted share of the rubric's criteria met
+    "term_coverage",  # weighted share of the best-covered reference answer's key words
+    "similarity",  # word TF-IDF similarity to the nearest reference (square-root scale)
+    "char_similarity",  # character n-gram TF-IDF similarity to the nearest reference
+    "length_ratio",  # log ratio of content words, answer vs. mean reference (clipped)
+    "precision",  # share of the answer's words found in the question's material
+    "question_overlap",  # share of the answer's words that only repeat the prompt
+)
+# Read only where the question has graded answers of its own.
+NEIGHBOUR_FEATURES: tuple[str, ...] = (
+    *BASE_FEATURES,
+    "neighbour_mean",  # similarity-weighted mean score of the nearest graded answers
+    "neighbour_top",  # score of the nearest graded answer
+    "neighbour_similarity",  # similarity to it
+    "neighbour_char_mean",  # like neighbour_mean, with character n-gram similarity
+    "neighbour_high_similarity",  # similarity to the nearest above-average graded answer
+    "neighbour_low_similarity",  # similarity to the nearest below-average graded answer
+    "graded_mean",  # mean score of the question's graded answers
+    "similarity_percentile",  # rank of the similarity among the graded answers'
+    "coverage_percentile",  # rank of the term coverage among the graded answers'
+)
+# A question needs this many graded answers before its neighbours are trusted.
+MIN_NEIGHBOURS = 5
+# Below this confidence a score is flagged for an instructor to review.
+REVIEW_THRESHOLD = 0.4
 
 
 def similarity_to_unit(cosine: float) -> float:
@@ -47,46 +96,300 @@ def round_to_step(value: float, step: float) -> float:
     return math.floor(round(value / step, 9) + 0.5) * step
 
 
-class Grader:
-    """A compiled rubric. Construction raises ``RubricError`` for an unusable rubric."""
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Measured:
+    """Everything measured on one answer before a model turns it into a score."""
 
-    def __init__(self, rubric: RubricSpec) -> None:
-        _validate(rubric)
+    matches: tuple[CriterionMatch, ...]
+    features: dict[str, float]
+    neighbours: Neighbours | None
+
+
+class Grader:
+    """A compiled rubric. Construction raises ``RubricError`` for an unusable rubric.
+
+    ``graded``: instructor-graded answers of this question, used as scored neighbours (and
+    as the training data of ``Calibration.fit``). ``calibration``: a fitted model to use
+    instead of the rubric's default weights. Criteria are derived from the reference
+    answers when the rubric has none.
+    """
+
+    def __init__(
+        self,
+        rubric: RubricSpec,
+        *,
+        graded: Sequence[GradedAnswer] = (),
+        calibration: Calibration | None = None,
+    ) -> None:
+        _validate(rubric, has_graded=bool(graded))
         self.rubric = rubric
-        self.criteria: tuple[CompiledCriterion, ...] = tuple(
+        self.graded = tuple(graded)
+        self.calibration = calibration
+        references = rubric.reference_answers
+        material = [*rubric.background, *references]
+        derived = derive_criteria(references, rubric.prompt, material)
+        self.auto_criteria = not rubric.criteria
+        self._terms: tuple[CompiledCriterion, ...] = tuple(
             compile_criterion(spec, field=f"criteria[{i}]")
-            for i, spec in enumerate(rubric.criteria)
+            for i, spec in enumerate(derived.criteria)
         )
-        try:
-            self.similarity = SimilarityScorer(demoted=content_stems(rubric.prompt)).fit(
-                rubric.reference_answers, rubric.background
+        self._terms_by_reference = derived.by_reference
+        if self.auto_criteria:
+            self.criteria = self._terms
+        else:
+            self.criteria = tuple(
+                compile_criterion(spec, field=f"criteria[{i}]")
+                for i, spec in enumerate(rubric.criteria)
             )
-        except ValueError as exc:
-            raise RubricError("reference_answers", f"cannot build TF-IDF model: {exc}") from exc
-        self._check_reference_covers_criteria()
+        self._term_matcher = _Matcher(self._terms)
+        self._criteria_matcher = (
+            self._term_matcher if self.auto_criteria else _Matcher(self.criteria)
+        )
+        # Per reference answer: its terms and their total weight, summed exactly as
+        # ``keywords.reference_coverage`` sums them.
+        self._reference_totals = tuple(
+            (
+                tuple((i, self._terms[i].spec.weight) for i in indices),
+                sum(self._terms[i].spec.weight for i in indices),
+            )
+            for indices in self._terms_by_reference
+        )
+        self._demoted = frozenset(content_stems(rubric.prompt))
+        vocabulary = [t.text for text in (*material, rubric.prompt) for t in tokenize(text)]
+        vocabulary += [t.text for c in self.criteria for p in c.spec.phrasings for t in tokenize(p)]
+        self._speller = SpellingCorrector(vocabulary)
+        self._reference_length = (
+            float(np.mean([len(content_tokens(r)) for r in references])) if references else 0.0
+        )
+        self.similarity: SimilarityScorer | None = None
+        self.char_similarity: CharSimilarityScorer | None = None
+        if references:
+            try:
+                self.similarity = SimilarityScorer(demoted=self._demoted).fit(
+                    references, rubric.background
+                )
+                self.char_similarity = CharSimilarityScorer().fit(references, rubric.background)
+            except ValueError as exc:
+                raise RubricError("reference_answers", f"cannot build TF-IDF model: {exc}") from exc
+            self._check_reference_covers_criteria()
+        # Gaming and can't-grade checks need the question's own material; a question known
+        # only through graded answers (no reference) goes without them.
+        self._advisory_context: AnswerContext | None = None
+        if references:
+            self._advisory_context = AnswerContext.build(
+                prompt=rubric.prompt,
+                reference_answers=references,
+                phrasings=[p for c in self.criteria for p in c.spec.phrasings],
+                background=rubric.background,
+            )
+        self._neighbours: NeighbourIndex | None = None
+        self._graded_base = np.zeros((0, len(BASE_FEATURES)))
+        if self.graded:
+            scores = [_fraction(g.points, rubric.max_points) for g in self.graded]
+            self._neighbours = NeighbourIndex(demoted=self._demoted).fit(
+                [g.answer for g in self.graded], scores, material
+            )
+            self._graded_base = np.array(
+                [self._base_vector(self._measure_base(g.answer)[1]) for g in self.graded]
+            )
+            self._graded_scores = np.asarray(scores, dtype=np.float64)
+            self._sorted_similarity = np.sort(self._graded_base[:, 2])
+            self._sorted_coverage = np.sort(self._graded_base[:, 1])
+
+    @property
+    def has_neighbours(self) -> bool:
+        return len(self.graded) >= MIN_NEIGHBOURS
+
+    def with_calibration(self, calibration: Calibration | None) -> Grader:
+        """The same compiled rubric and graded answers with another calibration."""
+        clone = object.__new__(Grader)
+        clone.__dict__.update(self.__dict__)
+        clone.calibration = calibration
+        return clone
 
     def grade(self, answer: str) -> ScoreBreakdown:
-        tokens = content_tokens(answer)
-        matches = [match_criterion(criterion, tokens, answer) for criterion in self.criteria]
-        keyword_coverage = coverage(matches)
-        similarity = similarity_to_unit(self.similarity.score(answer))
+        tokens = tokenize(answer)  # once: measuring and the advisories share them
+        measured = self._measure(answer, tokens=tokens)
         rubric = self.rubric
-        raw = rubric.keyword_weight * keyword_coverage + rubric.similarity_weight * similarity
-        raw = min(1.0, max(0.0, raw))
+        features = measured.features
+        # The similarity component: word and character n-gram TF-IDF similarity, averaged
+        # (characters forgive compounds, partial words and misspellings that stems miss).
+        similarity = (features["similarity"] + features["char_similarity"]) / 2
+        default_raw = min(
+            1.0,
+            max(
+                0.0,
+                rubric.keyword_weight * features["keyword_coverage"]
+                + rubric.similarity_weight * similarity,
+            ),
+        )
+        model = "default"
+        raw = default_raw
+        calibration = self.calibration
+        if calibration is not None:
+            model = "calibrated"
+            if calibration.neighbour is not None and measured.neighbours is not None:
+                vector = np.array([[features[name] for name in NEIGHBOUR_FEATURES]])
+                raw = float(calibration.neighbour.predict(vector)[0])
+            else:
+                vector = np.array([[features[name] for name in BASE_FEATURES]])
+                raw = float(calibration.base.predict(vector)[0])
+        advisories: tuple[Advisory, ...] = ()
+        if self._advisory_context is not None:
+            advisories = assess(
+                answer,
+                self._advisory_context,
+                similarity=min(1.0, max(0.0, similarity)),
+                coverage=min(1.0, max(0.0, features["keyword_coverage"])),
+                tokens=tokens,
+            )
+            raw = apply_caps(raw, advisories)
         points = float(
             min(rubric.max_points, round_to_step(raw * rubric.max_points, rubric.score_step))
         )
-        results = tuple(_criterion_result(match) for match in matches)
+        confidence = _confidence(
+            raw, (features["keyword_coverage"], similarity), measured.neighbours, rubric
+        )
+        results = self._criteria_matcher.results(measured.matches)
         return ScoreBreakdown(
             points=points,
             max_points=rubric.max_points,
             score=round(points / rubric.max_points, 4),
             raw=round(raw, 4),
-            keyword_coverage=round(keyword_coverage, 4),
+            keyword_coverage=round(features["keyword_coverage"], 4),
             similarity=round(similarity, 4),
             criteria=results,
             summary=_summary(results, points, rubric.max_points),
+            model=model,
+            confidence=confidence,
+            needs_review=confidence < REVIEW_THRESHOLD
+            or any(advisory.needs_review for advisory in advisories),
+            neighbour_score=(
+                round(measured.neighbours.mean, 4) if measured.neighbours is not None else None
+            ),
+            components=tuple((name, round(features[name], 4)) for name in NEIGHBOUR_FEATURES),
+            advisories=advisories,
         )
+
+    def training_rows(self) -> tuple[np.ndarray, np.ndarray, list[float], bool]:
+        """Features of every graded answer with itself left out of its neighbours: base
+        rows, full rows, target scores (0..1) and whether neighbour features are real."""
+        measured = [self._measure(g.answer, exclude=i).features for i, g in enumerate(self.graded)]
+        full = np.array(
+            [[features[name] for name in NEIGHBOUR_FEATURES] for features in measured]
+        ).reshape(len(self.graded), len(NEIGHBOUR_FEATURES))
+        y = [_fraction(g.points, self.rubric.max_points) for g in self.graded]
+        has_neighbours = len(self.graded) - 1 >= MIN_NEIGHBOURS
+        return full[:, : len(BASE_FEATURES)], full, y, has_neighbours
+
+    def _tokens(self, content: list[Token]) -> list[Token]:
+        """Content tokens, misspellings of the question's words corrected (spans unchanged)."""
+        known = self._speller.known_stems
+        correct = self._speller.correct
+        tokens = content
+        for index, token in enumerate(content):
+            if token.stem not in known:
+                corrected = correct(token.text)
+                if corrected is not None:
+                    if tokens is content:
+                        tokens = list(content)
+                    tokens[index] = token._replace(stem=corrected)
+        return tokens
+
+    def _measure_base(
+        self, answer: str, tokens: Sequence[Token] | None = None
+    ) -> tuple[tuple[CriterionMatch, ...], dict[str, float]]:
+        """Criterion matches and base features; ``tokens``: ``tokenize(answer)``, if known."""
+        if tokens is None:
+            tokens = tokenize(answer)
+        content = self._tokens([t for t in tokens if not t.is_stop])
+        stems = list(map(_STEM, content))
+        found = _Found.of(content)
+        terms = self._term_matcher.match(content, answer, found)
+        term_coverage = self._reference_coverage(terms)
+        if self.auto_criteria:
+            matches = terms
+            keyword_coverage = term_coverage
+        else:
+            matches = self._criteria_matcher.match(content, answer, found)
+            keyword_coverage = coverage(matches)
+        similarity = similarity_to_unit(self.similarity.score(stems)) if self.similarity else 0.0
+        # Character n-grams of the whole text, but only when it has a content word at all:
+        # "the of and" must not look similar through its function words.
+        char_similarity = (
+            similarity_to_unit(self.char_similarity.score(answer))
+            if self.char_similarity and content
+            else 0.0
+        )
+        known = self._speller.known_stems
+        demoted = self._demoted
+        n = len(stems)
+        own = [s for s in stems if s not in demoted]
+        features = {
+            "keyword_coverage": keyword_coverage,
+            "term_coverage": term_coverage,
+            "similarity": similarity,
+            "char_similarity": char_similarity,
+            "length_ratio": (
+                max(-3.0, min(3.0, math.log1p(n) - math.log1p(self._reference_length)))
+                if self._reference_length
+                else 0.0
+            ),
+            "precision": sum(map(known.__contains__, own)) / len(own) if own else 0.0,
+            "question_overlap": (n - len(own)) / n if n else 0.0,
+        }
+        return matches, features
+
+    def _reference_coverage(self, terms: Sequence[CriterionMatch]) -> float:
+        """``keywords.reference_coverage`` with the totals summed once (same sums, same
+        order, so the same floats)."""
+        best = 0.0
+        met_flags = [term.phrasing is not None for term in terms]
+        for weights, total in self._reference_totals:
+            if total > 0:
+                met = sum([weight for i, weight in weights if met_flags[i]])
+                best = max(best, met / total)
+        return best
+
+    def _measure(
+        self, answer: str, *, exclude: int | None = None, tokens: Sequence[Token] | None = None
+    ) -> _Measured:
+        if tokens is None:
+            tokens = tokenize(answer)
+        matches, features = self._measure_base(answer, tokens)
+        neighbours = None
+        index = self._neighbours
+        graded_count = len(self.graded) - (exclude is not None)
+        if index is not None and graded_count >= MIN_NEIGHBOURS:
+            raw_stems = [t.stem for t in tokens if not t.is_stop]  # uncorrected
+            neighbours = index.query(answer, raw_stems, exclude=exclude)
+            scores = self._graded_scores
+            graded_mean = (
+                float((scores.sum() - scores[exclude]) / graded_count)
+                if exclude is not None
+                else float(scores.mean())
+            )
+            features |= {
+                "neighbour_mean": neighbours.mean,
+                "neighbour_top": neighbours.top,
+                "neighbour_similarity": neighbours.similarity,
+                "neighbour_char_mean": neighbours.char_mean,
+                "neighbour_high_similarity": neighbours.high_similarity,
+                "neighbour_low_similarity": neighbours.low_similarity,
+                "graded_mean": graded_mean,
+                "similarity_percentile": _percentile(
+                    self._sorted_similarity, features["similarity"]
+                ),
+                "coverage_percentile": _percentile(
+                    self._sorted_coverage, features["term_coverage"]
+                ),
+            }
+        else:
+            features |= dict.fromkeys(NEIGHBOUR_FEATURES[len(BASE_FEATURES) :], 0.0)
+        return _Measured(matches, features, neighbours)
+
+    def _base_vector(self, features: dict[str, float]) -> list[float]:
+        return [features[name] for name in BASE_FEATURES]
 
     def _check_reference_covers_criteria(self) -> None:
         """The first reference answer must meet every criterion, or it could not score full
@@ -94,6 +397,8 @@ class Grader:
         reference = self.rubric.reference_answers[0]
         tokens = content_tokens(reference)
         for index, criterion in enumerate(self.criteria):
+            if self.auto_criteria:
+                break
             if not match_criterion(criterion, tokens, reference).met:
                 raise RubricError(
                     f"criteria[{index}].phrasings",
@@ -103,7 +408,133 @@ class Grader:
                 )
 
 
-def _validate(rubric: RubricSpec) -> None:
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Found:
+    """What the content tokens of one answer contain: their stems, and the position of the
+    first token of every (stem, negated) pair (where a match of a phrasing may start)."""
+
+    stems: frozenset[str]
+    first: dict[tuple[str, bool], int]
+
+    @classmethod
+    def of(cls, tokens: Sequence[Token]) -> _Found:
+        stems = list(map(_STEM, tokens))
+        keys = list(zip(stems, map(_NEGATED, tokens), strict=True))
+        # Built back to front, so the earliest position of a repeated key is the one kept.
+        first = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
+        return cls(frozenset(stems), first)
+
+
+_STEM = operator.attrgetter("stem")
+_NEGATED = operator.attrgetter("negated")
+
+
+class _Matcher:
+    """``match_criterion`` for every criterion of a rubric, without scanning the answer once
+    per phrasing: same matches, in the same order.
+
+    A phrasing matches only where its first stem occurs, so only criteria with a phrasing
+    whose first stem is among the answer's are tried; the rest get their precomputed
+    "not met" match. A one-word phrasing matches at the first token with its stem and
+    polarity, found by a lookup; longer ones go through ``find_phrasing``, exactly like
+    ``match_criterion`` (``tests/scoring/test_fast_path.py`` compares the two).
+    """
+
+    def __init__(self, criteria: Sequence[CompiledCriterion]) -> None:
+        self.criteria = tuple(criteria)
+        self.unmet = tuple(CriterionMatch(c, None, ()) for c in self.criteria)
+        self.unmet_results = tuple(_criterion_result(match) for match in self.unmet)
+        by_first_stem: dict[str, list[int]] = {}
+        for index, criterion in enumerate(self.criteria):
+            for phrasing in criterion.phrasings:
+                indices = by_first_stem.setdefault(phrasing.stems[0], [])
+                if index not in indices:
+                    indices.append(index)
+        self.by_first_stem = {stem: tuple(indices) for stem, indices in by_first_stem.items()}
+        self.phrasings = tuple(
+            tuple((p, p.stems[0], p.negated, frozenset(p.stems)) for p in criterion.phrasings)
+            for criterion in self.criteria
+        )
+
+    def match(
+        self, tokens: Sequence[Token], answer: str, found: _Found
+    ) -> tuple[CriterionMatch, ...]:
+        """``tuple(match_criterion(c, tokens, answer) for c in criteria)``; ``found`` is
+        ``_Found.of(tokens)``."""
+        get = self.by_first_stem.get
+        candidates: set[int] = set()
+        present = found.stems
+        for stem in present:
+            indices = get(stem)
+            if indices is not None:
+                candidates.update(indices)
+        if not candidates:
+            return self.unmet
+        first = found.first
+        matches = list(self.unmet)
+        for index in candidates:
+            criterion = self.criteria[index]
+            for phrasing, head, negated, needed in self.phrasings[index]:
+                position = first.get((head, negated))
+                if position is None:
+                    continue
+                if len(phrasing.stems) == 1:
+                    where: tuple[int, ...] | None = (position,)
+                elif needed <= present:  # find_phrasing fails unless every stem occurs
+                    where = find_phrasing(tokens, phrasing.stems, negated=negated)
+                else:
+                    continue
+                if where is not None:
+                    spans = tuple(
+                        Span(
+                            tokens[i].start, tokens[i].end, answer[tokens[i].start : tokens[i].end]
+                        )
+                        for i in where
+                    )
+                    matches[index] = CriterionMatch(criterion, phrasing, spans)
+                    break
+        return tuple(matches)
+
+    def results(self, matches: Sequence[CriterionMatch]) -> tuple[CriterionResult, ...]:
+        """``_criterion_result`` of each match (of these criteria, in order)."""
+        unmet = self.unmet_results
+        return tuple(
+            _criterion_result(match) if match.met else unmet[index]
+            for index, match in enumerate(matches)
+        )
+
+
+def _fraction(points: float, max_points: float) -> float:
+    return min(1.0, max(0.0, points / max_points))
+
+
+def _percentile(sorted_values: np.ndarray, value: float) -> float:
+    """Mid-rank of ``value`` among ``sorted_values``, in 0..1."""
+    if sorted_values.size == 0:
+        return 0.0
+    low = np.searchsorted(sorted_values, value, side="left")
+    high = np.searchsorted(sorted_values, value, side="right")
+    return float((low + high) / 2 / sorted_values.size)
+
+
+def _confidence(
+    raw: float, components: tuple[float, ...], neighbours: Neighbours | None, rubric: RubricSpec
+) -> float:
+    """How sure the score is, in 0..1: half from the agreement of independent estimates
+    (the score, keyword coverage, similarity and, where there are any, the graded
+    neighbours), half from the distance to the nearest rounding boundary (a score just
+    beside one could easily have gone either way).
+    """
+    estimates = [raw, *components]
+    if neighbours is not None:
+        estimates.append(neighbours.mean)
+    agreement = 1.0 - (max(estimates) - min(estimates))
+    position = raw * rubric.max_points / rubric.score_step
+    margin = 2 * abs(position - math.floor(position) - 0.5)
+    return round(max(0.0, min(1.0, 0.5 * agreement + 0.5 * margin)), 4)
+
+
+def _validate(rubric: RubricSpec, *, has_graded: bool = False) -> None:
     if not rubric.max_points > 0:
         raise RubricError("max_points", "must be greater than 0")
     if not 0 < rubric.score_step <= rubric.max_points:
@@ -116,12 +547,13 @@ def _validate(rubric: RubricSpec) -> None:
         raise RubricError("weights", "weights must not be negative")
     if abs(rubric.keyword_weight + rubric.similarity_weight - 1) > _WEIGHT_TOLERANCE:
         raise RubricError("weights", "keywords and similarity must sum to 1")
-    if not rubric.reference_answers or not all(r.strip() for r in rubric.reference_answers):
+    if not all(r.strip() for r in rubric.reference_answers) or not (
+        rubric.reference_answers or has_graded
+    ):
         raise RubricError(
-            "reference_answers", "at least one non-empty reference answer is required"
+            "reference_answers",
+            "at least one non-empty reference answer is required (or graded answers)",
         )
-    if not rubric.criteria:
-        raise RubricError("criteria", "at least one criterion is required")
     seen: set[str] = set()
     for index, criterion in enumerate(rubric.criteria):
         if criterion.id in seen:

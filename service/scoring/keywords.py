@@ -4,24 +4,36 @@ A phrasing is reduced to the stems of its content words. One stem matches any wo
 that stem; several must occur in the same order, with at most ``max_gap`` other content
 words between neighbours, so "negotiated quietly and in secret" still matches
 "negotiate secretly" while two words at opposite ends of an essay do not.
+
+Polarity must agree: "did not de-escalate" does not cover "de-escalate", while a phrasing
+that is itself negated ("not connected") matches only a negated occurrence.
+
+When a rubric has no authored criteria, ``derive_criteria`` builds them from the reference
+answers: one per content word, the question's own words demoted, weighted by how
+informative the word is in the question's material.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from service.scoring.errors import RubricError
-from service.scoring.text import Token, content_stems
+from service.scoring.text import Token, content_stems, content_tokens
 from service.scoring.types import CriterionSpec, Span
 
 DEFAULT_MAX_GAP = 2
+# Automatic criteria reported per answer (all reference words still count towards coverage).
+MAX_AUTO_CRITERIA = 12
+AUTO_ID_PREFIX = "term-"
 
 
 @dataclass(frozen=True, slots=True)
 class CompiledPhrasing:
     text: str
     stems: tuple[str, ...]
+    negated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,20 +48,26 @@ def compile_criterion(spec: CriterionSpec, *, field: str) -> CompiledCriterion:
         raise RubricError(f"{field}.phrasings", "at least one phrasing is required")
     compiled = []
     for index, phrasing in enumerate(spec.phrasings):
-        stems = tuple(content_stems(phrasing))
-        if not stems:
+        tokens = content_tokens(phrasing)
+        if not tokens:
             raise RubricError(
                 f"{field}.phrasings[{index}]",
                 f"{phrasing!r} has no content words (only stop words or punctuation)",
             )
-        compiled.append(CompiledPhrasing(phrasing, stems))
+        stems = tuple(token.stem for token in tokens)
+        compiled.append(CompiledPhrasing(phrasing, stems, tokens[0].negated))
     return CompiledCriterion(spec, tuple(compiled))
 
 
 def find_phrasing(
-    tokens: Sequence[Token], stems: Sequence[str], *, max_gap: int = DEFAULT_MAX_GAP
+    tokens: Sequence[Token],
+    stems: Sequence[str],
+    *,
+    max_gap: int = DEFAULT_MAX_GAP,
+    negated: bool = False,
 ) -> tuple[int, ...] | None:
-    """Indices into ``tokens`` (content tokens) of the first ordered match of ``stems``."""
+    """Indices into ``tokens`` (content tokens) of the first ordered match of ``stems``
+    whose first word has the wanted polarity (``negated``)."""
 
     def extend(matched: list[int]) -> list[int] | None:
         if len(matched) == len(stems):
@@ -64,7 +82,7 @@ def find_phrasing(
         return None
 
     for start, token in enumerate(tokens):
-        if token.stem == stems[0]:
+        if token.stem == stems[0] and token.negated == negated:
             found = extend([start])
             if found is not None:
                 return tuple(found)
@@ -87,7 +105,7 @@ def match_criterion(
 ) -> CriterionMatch:
     """The first phrasing (in rubric order) that occurs in the answer, with its spans."""
     for phrasing in criterion.phrasings:
-        indices = find_phrasing(tokens, phrasing.stems)
+        indices = find_phrasing(tokens, phrasing.stems, negated=phrasing.negated)
         if indices is not None:
             spans = tuple(
                 Span(tokens[i].start, tokens[i].end, answer[tokens[i].start : tokens[i].end])
@@ -103,3 +121,87 @@ def coverage(matches: Sequence[CriterionMatch]) -> float:
     if total <= 0:
         return 0.0
     return sum(match.criterion.spec.weight for match in matches if match.met) / total
+
+
+@dataclass(frozen=True, slots=True)
+class DerivedCriteria:
+    """Criteria built from reference answers, and which of them each reference contains."""
+
+    criteria: tuple[CriterionSpec, ...]
+    # For every reference answer, the indices into ``criteria`` of its words.
+    by_reference: tuple[tuple[int, ...], ...]
+
+
+def informativeness(documents: Sequence[str]) -> dict[str, float]:
+    """Smoothed IDF of every content stem over ``documents`` (the question's material).
+
+    A stem absent from the material gets the largest weight, one in every document the
+    smallest (1.0), as in scikit-learn's ``smooth_idf``.
+    """
+    frequency: dict[str, int] = {}
+    for document in documents:
+        for word in set(content_stems(document)):
+            frequency[word] = frequency.get(word, 0) + 1
+    n = len(documents)
+    return {word: math.log((1 + n) / (1 + df)) + 1 for word, df in frequency.items()} | {
+        "": math.log(1 + n) + 1
+    }
+
+
+def derive_criteria(
+    references: Sequence[str], prompt: str, material: Sequence[str]
+) -> DerivedCriteria:
+    """One criterion per content word of the reference answers (with its polarity).
+
+    Words of the prompt are demoted: an answer earns nothing for repeating the question
+    (unless a reference consists of nothing else). Weights are IDF over ``material`` (the
+    prompt, background lines and references), so words that the whole topic uses earn less
+    than the words that make this answer right.
+    """
+    demoted = frozenset(content_stems(prompt))
+    idf = informativeness([prompt, *material])
+    unseen = idf[""]
+    keys: list[tuple[str, bool]] = []
+    surface: dict[tuple[str, bool], str] = {}
+    by_reference: list[tuple[int, ...]] = []
+    for reference in references:
+        tokens = [t for t in content_tokens(reference) if len(t.text) > 1 or t.text.isdigit()]
+        kept = [t for t in tokens if t.stem not in demoted] or tokens
+        indices: list[int] = []
+        for token in kept:
+            key = (token.stem, token.negated)
+            if key not in surface:
+                surface[key] = f"not {token.text}" if token.negated else token.text
+                keys.append(key)
+            index = keys.index(key)
+            if index not in indices:
+                indices.append(index)
+        by_reference.append(tuple(indices))
+    criteria = tuple(
+        CriterionSpec(
+            id=f"{AUTO_ID_PREFIX}{index + 1}",
+            description=f"Mention \u201c{surface[key]}\u201d (a key term of the model answer)",
+            weight=round(idf.get(key[0], unseen), 4),
+            phrasings=(surface[key],),
+            feedback_hit=f"You used the key term \u201c{surface[key]}\u201d.",
+            feedback_miss=(
+                f"The model answer uses \u201c{surface[key]}\u201d; "
+                "say how this idea fits your answer."
+            ),
+        )
+        for index, key in enumerate(keys)
+    )
+    return DerivedCriteria(criteria, tuple(by_reference))
+
+
+def reference_coverage(
+    matches: Sequence[CriterionMatch], by_reference: Sequence[Sequence[int]]
+) -> float:
+    """Weighted share of the words of the best-covered reference answer, in 0..1."""
+    best = 0.0
+    for indices in by_reference:
+        total = sum(matches[i].criterion.spec.weight for i in indices)
+        if total > 0:
+            met = sum(matches[i].criterion.spec.weight for i in indices if matches[i].met)
+            best = max(best, met / total)
+    return best

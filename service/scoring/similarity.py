@@ -3,17 +3,28 @@
 The vectoriser is fitted on the question's reference material only (background text and
 reference answers), never on learner answers: otherwise one learner's score would depend on
 what the others wrote, and would drift as submissions arrive.
+
+Fitting uses scikit-learn's ``TfidfVectorizer``; scoring an answer does not. Its
+``transform`` spends about 0.5 ms per call on input validation and sparse-matrix plumbing,
+for an answer of a few dozen features. ``TfidfSpace`` repeats the arithmetic of
+``transform`` and of the sparse product with the reference rows operation for operation
+(the same NumPy log, products and divisions, sums in the same order), so the similarities
+are identical to the last bit; ``tests/scoring/test_fast_path.py`` keeps it that way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import math
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Self
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from service.scoring.text import content_stems
+from service.scoring.text import content_stems, normalise
 
 
 class StemAnalyzer:
@@ -27,12 +38,127 @@ class StemAnalyzer:
         self.demoted = demoted
         self.ngram_max = ngram_max
 
-    def __call__(self, text: str) -> list[str]:
-        stems = [s for s in content_stems(text) if s not in self.demoted]
+    def __call__(self, text: str | Sequence[str]) -> list[str]:
+        """Features of a text, or of its content stems when already tokenised (a list)."""
+        words = content_stems(text) if isinstance(text, str) else text
+        stems = [s for s in words if s not in self.demoted]
         features = list(stems)
         for n in range(2, self.ngram_max + 1):
             features.extend(" ".join(stems[i : i + n]) for i in range(len(stems) - n + 1))
         return features
+
+
+# Words whose character n-grams a ``TfidfSpace`` remembers (per fitted question).
+_WORD_CACHE_SIZE = 50_000
+# Reference matrices up to this many cells are kept dense for the fast path; larger ones
+# (a neighbour index over many graded answers) are multiplied as sparse matrices instead.
+_DENSE_CELLS = 1_000_000
+# scikit-learn's whitespace normalisation before character n-grams (VectorizerMixin).
+_WHITE_SPACES = re.compile(r"\s\s+")
+_EMPTY = np.zeros(0, dtype=np.intp)
+
+
+class TfidfSpace:
+    """The answer-side half of a fitted ``TfidfVectorizer`` (sublinear tf, L2 norm), plus the
+    L2-normalised rows it is compared with, without scikit-learn's per-call overhead.
+
+    ``similarities(indices)`` equals ``(rows @ vectorizer.transform([doc]).T).toarray()``
+    bit for bit, where ``indices`` are the vocabulary indices of the document's features
+    (repeats counted). Bit for bit, because every step is the operation scikit-learn and
+    SciPy perform, in the same order:
+
+    - counts per feature, in ascending feature index (``_count_vocab`` sorts the indices);
+    - ``np.log(count) + 1.0`` then ``* idf_`` (``TfidfTransformer.transform``);
+    - the squared norm summed left to right in index order (``inplace_csr_row_normalize_l2``
+      loops in C; ``np.cumsum`` is a sequential running sum, unlike the pairwise ``np.sum``),
+      its ``sqrt``, and one division per value;
+    - each row's dot product summed left to right over the shared features in index order
+      (SciPy's ``csr_matmat``). The dense row also holds zeros for features the row lacks;
+      adding ``+0.0`` to a non-negative sum changes no bit.
+    """
+
+    def __init__(self, vectorizer: TfidfVectorizer, rows: sp.spmatrix | sp.sparray) -> None:
+        self.vocabulary: dict[str, int] = vectorizer.vocabulary_
+        self.idf: np.ndarray = np.asarray(vectorizer.idf_, dtype=np.float64)
+        self._sparse = sp.csr_matrix(rows)
+        shape = self._sparse.shape
+        self._dense: np.ndarray | None = (
+            self._sparse.toarray() if shape[0] * shape[1] <= _DENSE_CELLS else None
+        )
+        self._ngrams: dict[str, np.ndarray] = {}
+
+    def vector(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The normalised TF-IDF vector of a document: (sorted feature indices, values)."""
+        counts = np.bincount(indices)
+        features = counts.nonzero()[0]
+        values = np.log(counts.take(features).astype(np.float64))
+        values += 1.0
+        values *= self.idf.take(features)
+        values /= math.sqrt(float(np.cumsum(values * values)[-1]))
+        return features, values
+
+    def similarities(self, indices: np.ndarray) -> np.ndarray | None:
+        """Cosine similarity of the document to every row; None if it has no known feature."""
+        if indices.size == 0:
+            return None
+        features, values = self.vector(indices)
+        if self._dense is None:
+            vector = sp.csr_matrix(
+                (values, features, [0, features.size]), shape=(1, self.idf.size)
+            )
+            return np.asarray((self._sparse @ vector.T).toarray()).ravel()
+        products = self._dense.take(features, axis=1)
+        products *= values
+        return np.cumsum(products, axis=1)[:, -1]
+
+    def word_indices(self, features: Sequence[str]) -> np.ndarray:
+        """Vocabulary indices of ``features`` (out-of-vocabulary ones dropped)."""
+        get = self.vocabulary.get
+        found = [index for feature in features if (index := get(feature)) is not None]
+        return np.array(found, dtype=np.intp) if found else _EMPTY
+
+    def char_wb_indices(
+        self, text: str, preprocessor: Callable[[str], str], ngram_range: tuple[int, int]
+    ) -> np.ndarray:
+        """Vocabulary indices of the ``analyzer="char_wb"`` n-grams of ``text``.
+
+        scikit-learn's ``_char_wb_ngrams`` pads every whitespace-separated word with one
+        space and takes its n-grams word by word, so the n-grams of a word are memoised.
+        """
+        cache = self._ngrams
+        arrays = []
+        for word in _WHITE_SPACES.sub(" ", preprocessor(text)).split():
+            array = cache.get(word)
+            if array is None:
+                array = self.word_indices(_char_wb_ngrams(word, ngram_range))
+                if len(cache) < _WORD_CACHE_SIZE:
+                    cache[word] = array
+            if array.size:
+                arrays.append(array)
+        return np.concatenate(arrays) if arrays else _EMPTY
+
+
+def _char_wb_ngrams(word: str, ngram_range: tuple[int, int]) -> list[str]:
+    """The n-grams scikit-learn's ``_char_wb_ngrams`` takes from one word (same loop)."""
+    min_n, max_n = ngram_range
+    padded = " " + word + " "
+    length = len(padded)
+    ngrams = []
+    for n in range(min_n, max_n + 1):
+        offset = 0
+        ngrams.append(padded[offset : offset + n])
+        while offset + n < length:
+            offset += 1
+            ngrams.append(padded[offset : offset + n])
+        if offset == 0:  # a short word (shorter than n) is counted only once
+            break
+    return ngrams
+
+
+def _best(similarities: np.ndarray | None) -> float:
+    if similarities is None:
+        return 0.0
+    return float(min(1.0, max(0.0, similarities.max())))
 
 
 class SimilarityScorer:
@@ -62,14 +188,165 @@ class SimilarityScorer:
         vectorizer = TfidfVectorizer(analyzer=analyzer, sublinear_tf=True, dtype=np.float64)
         vectorizer.fit(corpus)  # raises ValueError("empty vocabulary") for hopeless input
         self.vectorizer_ = vectorizer
+        self.analyzer_ = analyzer
         self.reference_matrix_ = vectorizer.transform(references)
+        self.space_ = TfidfSpace(vectorizer, self.reference_matrix_)
         return self
 
-    def score(self, answer: str) -> float:
-        """Highest cosine similarity to a reference, clamped to 0..1 (0 for no known words)."""
+    def score(self, answer: str | Sequence[str]) -> float:
+        """Highest cosine similarity to a reference, clamped to 0..1 (0 for no known words).
+
+        ``answer`` is a text or its content stems (e.g. after spelling correction). Equal to
+        ``transform_score``, without scikit-learn's per-call overhead.
+        """
+        # Rows are L2-normalised, so cosine similarity is a dot product.
+        return _best(self.space_.similarities(self.space_.word_indices(self.analyzer_(answer))))
+
+    def transform_score(self, answer: str | Sequence[str]) -> float:
+        """``score`` through ``TfidfVectorizer.transform``: the reference for equivalence
+        tests and benchmarks, not for serving."""
         vector = self.vectorizer_.transform([answer])
         if vector.nnz == 0:
             return 0.0
-        # Rows are L2-normalised, so cosine similarity is a dot product.
         similarities = (self.reference_matrix_ @ vector.T).toarray().ravel()
         return float(min(1.0, max(0.0, similarities.max())))
+
+
+class CharSimilarityScorer:
+    """Cosine similarity of character n-grams (within words) to the nearest reference.
+
+    Complements the word model: partial words, compounds and misspellings still share most
+    of their character n-grams with the reference ("electrically" / "electric").
+    """
+
+    def __init__(self, *, ngram_range: tuple[int, int] = (3, 5)) -> None:
+        self.ngram_range = ngram_range
+
+    def fit(self, references: Sequence[str], background: Sequence[str] = ()) -> Self:
+        vectorizer = TfidfVectorizer(
+            analyzer="char_wb",
+            ngram_range=self.ngram_range,
+            preprocessor=normalise,
+            sublinear_tf=True,
+            dtype=np.float64,
+        )
+        vectorizer.fit([*background, *references])
+        self.vectorizer_ = vectorizer
+        self.reference_matrix_ = vectorizer.transform(references)
+        self.space_ = TfidfSpace(vectorizer, self.reference_matrix_)
+        return self
+
+    def score(self, answer: str) -> float:
+        """Equal to ``transform_score``, without scikit-learn's per-call overhead."""
+        space = self.space_
+        return _best(space.similarities(space.char_wb_indices(answer, normalise, self.ngram_range)))
+
+    def transform_score(self, answer: str) -> float:
+        """``score`` through ``TfidfVectorizer.transform`` (equivalence tests, benchmarks)."""
+        vector = self.vectorizer_.transform([answer])
+        if vector.nnz == 0:
+            return 0.0
+        similarities = (self.reference_matrix_ @ vector.T).toarray().ravel()
+        return float(min(1.0, max(0.0, similarities.max())))
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbours:
+    """What the nearest instructor-graded answers say about an answer (scores in 0..1)."""
+
+    mean: float  # similarity-weighted mean score of the nearest graded answers (words)
+    top: float  # score of the single nearest graded answer (words)
+    similarity: float  # cosine similarity to it
+    char_mean: float  # the same mean, with character n-gram similarity
+    high_similarity: float  # similarity to the nearest graded answer scoring above average
+    low_similarity: float  # similarity to the nearest graded answer scoring below average
+
+
+def _nearest_mean(similarities: np.ndarray, scores: np.ndarray, k: int) -> tuple[float, int]:
+    """Similarity-weighted mean score of the ``k`` most similar, and the index of the nearest
+    (ties broken by index, so results are deterministic)."""
+    k = min(k, similarities.size)
+    nearest = np.argpartition(-similarities, k - 1)[:k]
+    nearest = nearest[np.lexsort((nearest, -similarities[nearest]))]
+    weights = np.clip(similarities[nearest], 0.0, None)
+    total = weights.sum()
+    mean = float(weights @ scores[nearest] / total) if total > 0 else float(scores[nearest].mean())
+    return mean, int(nearest[0])
+
+
+class NeighbourIndex:
+    """Instructor-graded answers of one question, searchable by TF-IDF cosine.
+
+    The vocabularies (word stems and character n-grams) are fitted on the question's material
+    plus the graded answers (instructor data, fixed until the graded set changes), never on
+    ungraded learner answers. A sparse matrix product finds the nearest graded answers.
+    """
+
+    def __init__(self, *, demoted: Iterable[str] = (), k: int = 5) -> None:
+        self.demoted = frozenset(demoted)
+        self.k = k
+
+    def fit(
+        self, answers: Sequence[str], scores: Sequence[float], material: Sequence[str] = ()
+    ) -> Self:
+        word = TfidfVectorizer(
+            analyzer=StemAnalyzer(self.demoted, 2), sublinear_tf=True, dtype=np.float64
+        )
+        char = TfidfVectorizer(
+            analyzer="char_wb",
+            ngram_range=(3, 5),
+            preprocessor=normalise,
+            sublinear_tf=True,
+            dtype=np.float64,
+        )
+        self.word_: TfidfVectorizer | None = None
+        self.char_: TfidfVectorizer | None = None
+        try:
+            self.word_matrix_ = word.fit([*material, *answers]).transform(answers)
+            self.word_ = word
+            self.char_matrix_ = char.fit([*material, *answers]).transform(answers)
+            self.char_ = char
+            self.word_space_ = TfidfSpace(word, self.word_matrix_)
+            self.char_space_ = TfidfSpace(char, self.char_matrix_)
+        except ValueError:  # nothing but stop words anywhere: neighbours can say nothing
+            pass
+        self.scores_ = np.asarray(scores, dtype=np.float64)
+        return self
+
+    def _similarities(self, space: TfidfSpace, indices: np.ndarray) -> np.ndarray:
+        similarities = space.similarities(indices)
+        if similarities is None:  # what the sparse product gives for an empty vector
+            return np.zeros(self.scores_.size)
+        return similarities  # a fresh array: ``query`` may write into it
+
+    def query(self, answer: str, stems: Sequence[str], *, exclude: int | None = None) -> Neighbours:
+        """Neighbours of ``answer`` (text, and its content stems); ``exclude`` leaves one
+        graded answer out (itself, when graded answers are scored to train a calibration)."""
+        scores = self.scores_
+        if self.word_ is None or self.char_ is None or scores.size - (exclude is not None) <= 0:
+            return Neighbours(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        word = self._similarities(
+            self.word_space_, self.word_space_.word_indices(StemAnalyzer(self.demoted, 2)(stems))
+        )
+        char = self._similarities(
+            self.char_space_,
+            self.char_space_.char_wb_indices(answer, normalise, (3, 5)),
+        )
+        valid = np.ones(scores.size, dtype=bool)
+        if exclude is not None:
+            valid[exclude] = False
+            word[exclude] = -1.0
+            char[exclude] = -1.0
+        mean, best = _nearest_mean(word, scores, self.k)
+        char_mean, _ = _nearest_mean(char, scores, self.k)
+        average = scores[valid].mean()
+        high = valid & (scores > average)
+        low = valid & (scores <= average)
+        return Neighbours(
+            mean=mean,
+            top=float(scores[best]),
+            similarity=float(max(0.0, word[best])),
+            char_mean=char_mean,
+            high_similarity=float(max(0.0, word[high].max())) if high.any() else 0.0,
+            low_similarity=float(max(0.0, word[low].max())) if low.any() else 0.0,
+        )

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from service.scoring.advisories import Advisory
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +38,15 @@ class RubricSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class GradedAnswer:
+    """An answer an instructor has graded: a neighbour for new answers, and training data
+    for a ``Calibration``. ``points`` is on the rubric's scale (0..max_points)."""
+
+    answer: str
+    points: float
+
+
+@dataclass(frozen=True, slots=True)
 class Span:
     """Characters ``start:end`` of the answer, and the text found there."""
 
@@ -62,8 +75,17 @@ class CriterionResult:
 class ScoreBreakdown:
     """The result of grading one answer.
 
-    ``points`` is rounded to the rubric's step; ``raw`` is the unrounded blend in 0..1,
-    kept so that later calibration and review can see how close a score was to a step.
+    ``points`` is rounded to the rubric's step; ``raw`` is the unrounded score in 0..1
+    (the default blend, or the calibrated model's prediction), kept so that review can see
+    how close a score was to a step.
+
+    ``model`` says what produced the score: ``"default"`` (the rubric's keyword/similarity
+    weights) or ``"calibrated"`` (a model fitted on instructor-graded answers).
+    ``confidence`` (0..1) is high when the components agree and the score is far from a
+    rounding boundary; below the review threshold ``needs_review`` is set.
+    ``components`` lists every measured feature by name, for audit and calibration.
+    ``neighbour_score`` is the similarity-weighted mean score (0..1) of the nearest
+    instructor-graded answers, or ``None`` when the question has none.
     """
 
     points: float
@@ -74,3 +96,11 @@ class ScoreBreakdown:
     similarity: float
     criteria: tuple[CriterionResult, ...]
     summary: str
+    model: str = "default"
+    confidence: float = 1.0
+    needs_review: bool = False
+    neighbour_score: float | None = None
+    components: tuple[tuple[str, float], ...] = ()
+    # Signs of gaming or of an answer the grader cannot judge (see ``advisories``); their
+    # caps are already applied to ``points``.
+    advisories: tuple[Advisory, ...] = ()

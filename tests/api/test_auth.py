@@ -46,6 +46,7 @@ MATRIX: list[tuple[str, str, Any, set[str]]] = [
     ("GET", f"/v1/questions/{Q}/rubric-versions", None, {"admin", "instructor"}),
     ("POST", f"/v1/questions/{Q}/rescore", None, {"admin", "instructor"}),
     ("GET", f"/v1/questions/{Q}/stats", None, {"admin", "instructor"}),
+    ("POST", f"/v1/questions/{Q}/calibrate", {}, {"admin", "instructor"}),
     ("GET", "/v1/jobs/{job}", None, {"admin", "instructor"}),
     ("GET", "/v1/exports/submissions.csv", None, {"admin", "instructor"}),
     (

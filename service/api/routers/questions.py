@@ -14,8 +14,15 @@ from service.domain.questions.schemas import QuestionList, QuestionRead
 from service.domain.reviews import service as review_service
 from service.domain.reviews.schemas import QuestionStats
 from service.domain.rubrics import service as rubric_service
-from service.domain.rubrics.schemas import RubricSaved, RubricVersionList, RubricVersionRead
+from service.domain.rubrics.schemas import (
+    CalibrateRequest,
+    CalibrationRead,
+    RubricSaved,
+    RubricVersionList,
+    RubricVersionRead,
+)
 from service.domain.validation import SLUG_PATTERN
+from service.scoring.calibration import MIN_EXAMPLES
 
 router = APIRouter(prefix="/v1/questions", tags=["questions"], responses=AUTH_ERRORS)
 
@@ -134,6 +141,30 @@ def rescore(question_id: QuestionId, session: SessionDep, principal: Instructor)
     """Poll `GET /v1/jobs/{job_id}`. Overrides are never replaced."""
     job = job_service.create_rescore_job(session, question_id=question_id, principal=principal)
     return job_service.present_job(job)
+
+
+@router.post(
+    "/{question_id}/calibrate",
+    response_model=CalibrationRead,
+    summary="Learn from graded answers: a new rubric version, calibrated if enough (instructor)",
+    responses=NOT_FOUND,
+)
+def calibrate(
+    question_id: QuestionId, body: CalibrateRequest, session: SessionDep, _principal: Instructor
+) -> CalibrationRead:
+    """Graded answers (the instructor's overrides, and any sent here) become scored
+    neighbours; with at least `min_examples` of them a calibration model is fitted too.
+    Then `POST .../rescore` applies the new version to existing submissions."""
+    outcome = rubric_service.calibrate(
+        session, question_id, extra=body.graded_answers, use_overrides=body.use_overrides
+    )
+    return CalibrationRead(
+        question_id=question_id,
+        rubric_version=outcome.version,
+        graded_answers=outcome.graded_answers,
+        calibrated=outcome.calibrated,
+        min_examples=MIN_EXAMPLES,
+    )
 
 
 @router.get(

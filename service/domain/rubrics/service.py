@@ -16,9 +16,19 @@ from sqlalchemy.orm import Session
 
 from service.db.models import Question, RubricVersion
 from service.domain.rubrics.repository import RubricRepository
-from service.domain.rubrics.schemas import RubricDocument
+from service.domain.rubrics.schemas import GradedAnswerDoc, RubricDocument
+from service.domain.submissions.repository import SubmissionRepository
 from service.errors import Conflict, NotFound, RubricInvalid
-from service.scoring import ENGINE_VERSION, CriterionSpec, Grader, RubricError, RubricSpec
+from service.scoring import (
+    ENGINE_VERSION,
+    Calibration,
+    CriterionSpec,
+    GradedAnswer,
+    Grader,
+    RubricError,
+    RubricSpec,
+    ScoringError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +58,15 @@ def to_spec(document: RubricDocument) -> RubricSpec:
     )
 
 
+def build_grader(document: RubricDocument) -> Grader:
+    """The compiled engine for a rubric document, with its graded answers and calibration."""
+    graded = [GradedAnswer(g.answer, g.points) for g in document.graded_answers]
+    calibration = (
+        Calibration.from_dict(document.calibration) if document.calibration is not None else None
+    )
+    return Grader(to_spec(document), graded=graded, calibration=calibration)
+
+
 def validate_document(data: Any, *, source: str) -> RubricDocument:
     """Validate a parsed rubric and check that it compiles; ``RubricInvalid`` names the field."""
     try:
@@ -57,9 +76,11 @@ def validate_document(data: Any, *, source: str) -> RubricDocument:
         field = ".".join(str(part) for part in error["loc"]) or "(document)"
         raise RubricInvalid(source, field, error["msg"]) from exc
     try:
-        Grader(to_spec(document))
+        build_grader(document)
     except RubricError as exc:
         raise RubricInvalid(source, exc.field, exc.problem) from exc
+    except (ScoringError, KeyError, TypeError, ValueError) as exc:
+        raise RubricInvalid(source, "calibration", f"not a valid calibration: {exc}") from exc
     return document
 
 
@@ -149,6 +170,47 @@ def update_rubric(session: Session, question_id: str, data: dict[str, Any]) -> I
     return import_document(session, document, source="api", force=True)
 
 
+@dataclass(frozen=True)
+class CalibrationOutcome:
+    question_id: str
+    version: int
+    graded_answers: int
+    calibrated: bool
+
+
+def calibrate(
+    session: Session,
+    question_id: str,
+    *,
+    extra: Sequence[GradedAnswerDoc],
+    use_overrides: bool,
+) -> CalibrationOutcome:
+    """Learn from graded answers: a new rubric version that keeps them as scored neighbours
+    and, with enough of them, carries a calibration fitted on them.
+
+    Graded answers are the rubric's own, ``extra`` ones sent by the instructor and (with
+    ``use_overrides``) the question's submissions whose score an instructor overrode; the
+    same answer text counts once, the latest grade winning. With too few for a calibration
+    the default weights keep scoring.
+    """
+    question = RubricRepository(session).get_question(question_id)
+    if question is None:
+        raise NotFound(f"No question with id {question_id!r}.")
+    current = RubricDocument.model_validate(current_version(session, question).content)
+    merged: dict[str, float] = {g.answer: g.points for g in current.graded_answers}
+    merged |= {g.answer: g.points for g in extra}
+    if use_overrides:
+        merged |= dict(SubmissionRepository(session).overridden_answers(question_id))
+    graded = [GradedAnswerDoc(answer=a, points=p) for a, p in merged.items()]
+    uncalibrated = current.model_copy(update={"graded_answers": graded, "calibration": None})
+    fitted = Calibration.fit_if_enough([build_grader(uncalibrated)])
+    document = uncalibrated.model_copy(
+        update={"calibration": fitted.to_dict() if fitted is not None else None}
+    )
+    outcome = update_rubric(session, question_id, document.model_dump(mode="json"))
+    return CalibrationOutcome(question_id, outcome.version, len(graded), fitted is not None)
+
+
 def list_versions(session: Session, question_id: str) -> Sequence[RubricVersion]:
     repo = RubricRepository(session)
     if repo.get_question(question_id) is None:
@@ -192,7 +254,7 @@ class GraderCache:
             if grader is not None:
                 self._graders.move_to_end(key)
                 return grader
-        grader = Grader(to_spec(RubricDocument.model_validate(content)))
+        grader = build_grader(RubricDocument.model_validate(content))
         with self._lock:
             self._graders[key] = grader
             while len(self._graders) > self.max_size:

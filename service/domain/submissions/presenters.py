@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from service.db.models import GradingResult, Submission
 from service.domain.submissions.schemas import (
+    AdvisoryRead,
     Components,
     CriterionResultRead,
+    FeedbackAdvisory,
     FeedbackCriterion,
     FeedbackRead,
     ResultRead,
@@ -30,6 +32,10 @@ def present_result(result: GradingResult) -> ResultRead:
             keyword_coverage=result.keyword_coverage, tfidf_similarity=result.similarity
         ),
         weights=Weights.model_validate(details["weights"]),
+        model="calibrated" if result.model == "calibrated" else "default",
+        confidence=result.confidence,
+        needs_review=result.needs_review,
+        advisories=[AdvisoryRead.model_validate(a) for a in details.get("advisories", [])],
         criteria=[
             CriterionResultRead(
                 id=c["id"],
@@ -85,6 +91,10 @@ def present_feedback(submission: Submission, *, prompt: str) -> FeedbackRead:
         max_points=submission.max_points,
         adjusted_by_instructor=submission.is_overridden,
         summary=result.summary if result else None,
+        advisories=[
+            FeedbackAdvisory(code=a.code, message=a.message)
+            for a in (result.advisories if result else [])
+        ],
         criteria=[
             FeedbackCriterion(
                 description=c.description,

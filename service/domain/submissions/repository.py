@@ -109,6 +109,21 @@ class SubmissionRepository:
             after = (last.created_at, last.id, last.points)
             self.session.expunge_all()
 
+    def overridden_answers(self, question_id: str) -> list[tuple[str, float]]:
+        """(answer, effective points) of the question's submissions an instructor overrode."""
+        stmt = (
+            select(Submission.answer, Submission.points)
+            .where(
+                Submission.question_id == question_id,
+                Submission.is_overridden.is_(True),
+                Submission.points.is_not(None),
+            )
+            .order_by(Submission.created_at)
+        )
+        return [
+            (answer, points) for answer, points in self.session.execute(stmt) if points is not None
+        ]
+
     def list_pending_ids(self, limit: int) -> Sequence[uuid.UUID]:
         stmt = (
             select(Submission.id)

@@ -74,12 +74,29 @@ class Weights(BaseModel):
     similarity: float
 
 
+class AdvisoryRead(BaseModel):
+    code: str = Field(
+        description="keyword_stuffing, copies_question, off_topic, gibberish, repetition, "
+        "too_short, too_long or not_english"
+    )
+    message: str = Field(description="What it means, in plain words for the student.")
+    cap: float | None = Field(description="The highest score (0..1) the answer could keep.")
+
+
 class ResultRead(BaseModel):
     points: float
     max_points: float
     score: float = Field(ge=0, le=1, description="points / max_points")
     components: Components
     weights: Weights
+    model: Literal["default", "calibrated"] = Field(
+        description="default: the rubric's weights; calibrated: a model fitted on graded answers."
+    )
+    confidence: float | None = Field(
+        description="0..1: agreement of the components and distance from a grade boundary."
+    )
+    needs_review: bool = Field(description="Low confidence or an advisory asks for a teacher.")
+    advisories: list[AdvisoryRead]
     criteria: list[CriterionResultRead]
     summary: str
     rubric_version: int
@@ -117,6 +134,11 @@ class FeedbackCriterion(BaseModel):
     feedback: str
 
 
+class FeedbackAdvisory(BaseModel):
+    code: str
+    message: str
+
+
 class FeedbackRead(BaseModel):
     """What a student sees: their own answer, score and feedback; no rubric internals."""
 
@@ -129,6 +151,7 @@ class FeedbackRead(BaseModel):
     adjusted_by_instructor: bool
     summary: str | None
     criteria: list[FeedbackCriterion]
+    advisories: list[FeedbackAdvisory]
     message: str | None = None
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from service import observability
 from service.db.models import ApiKey, GradingResult, Question, RubricVersion, Submission
 from service.domain.callbacks import service as callback_service
 from service.domain.questions import service as question_service
@@ -66,6 +67,7 @@ def create_submission(
     )
     SubmissionRepository(session).add(submission)
     session.flush()
+    observability.count_submission(question.id)
     score_submission(session, submission, question=question, graders=graders)
     return submission
 
@@ -89,10 +91,12 @@ def score_submission(
     try:
         breakdown = graders.get(version).grade(submission.answer)
     except Exception:
+        observability.observe_scoring(time.perf_counter() - started, failed=True)
         log.exception(
             "scoring failed for submission %s; left as %s", submission.id, submission.status
         )
         return None
+    observability.observe_scoring(time.perf_counter() - started)
     result = _result_row(breakdown, version=version)
     submission.results.insert(0, result)  # kept newest first, like the relationship's order
     submission.status = "scored"
@@ -100,7 +104,7 @@ def score_submission(
     submission.max_points = breakdown.max_points
     if not submission.is_overridden:
         submission.points = breakdown.points
-        submission.needs_review = bool(getattr(breakdown, "needs_review", False))
+        submission.needs_review = breakdown.needs_review
     session.flush()
     callback_service.enqueue(session, submission, event=event, payload=callback_payload(submission))
     log.info(
@@ -130,10 +134,19 @@ def _result_row(breakdown: ScoreBreakdown, *, version: RubricVersion) -> Grading
         score=breakdown.score,
         keyword_coverage=breakdown.keyword_coverage,
         similarity=breakdown.similarity,
+        model=breakdown.model,
+        confidence=breakdown.confidence,
+        needs_review=breakdown.needs_review,
+        advisories=[advisory.code for advisory in breakdown.advisories],
         details={
             "raw": breakdown.raw,
             "summary": breakdown.summary,
             "weights": version.content.get("weights", {}),
+            "components": dict(breakdown.components),
+            "neighbour_score": breakdown.neighbour_score,
+            "advisories": [
+                {"code": a.code, "message": a.message, "cap": a.cap} for a in breakdown.advisories
+            ],
             "criteria": [
                 {
                     "id": c.id,
