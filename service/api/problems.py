@@ -10,14 +10,18 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service.db.session import CommitOutcomeUnknown
 from service.errors import DomainError, problem
 
 log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+# A body with thousands of bad fields must not get a response many times its size.
+MAX_LISTED_ERRORS = 20
 DB_RETRY_AFTER_SECONDS = 5
 
 
@@ -52,13 +56,16 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     # Pydantic errors echo the input; an answer can be 10,000 characters, so only the
     # location and message go back.
     errors = []
-    for error in exc.errors():
+    for error in exc.errors()[:MAX_LISTED_ERRORS]:
         message = str(error.get("msg", "invalid value"))
         if error.get("type") == "json_invalid":
             message = "Request body is not valid JSON: " + str(
                 error.get("ctx", {}).get("error", "")
             )
         errors.append({"field": _field_name(tuple(error.get("loc", ()))), "message": message})
+    if len(exc.errors()) > MAX_LISTED_ERRORS:
+        left = len(exc.errors()) - MAX_LISTED_ERRORS
+        errors.append({"field": "request", "message": f"{left} more errors not listed"})
     return errors
 
 
@@ -113,37 +120,93 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers=getattr(exc, "headers", None),
         )
 
-    @app.exception_handler(OperationalError)
-    def _database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
-        # Connection refused, server restarting, lock timeout: the client should retry,
-        # and nothing was stored (the transaction was rolled back).
+    @app.exception_handler(DBAPIError)
+    def _database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        if not _is_unavailable(exc):
+            # A constraint or data error that no handler expected: a bug, so a 500 with
+            # the traceback logged (exceptions handled here are not re-raised).
+            log.error("unexpected database error", exc_info=exc)
+            return _internal_error(request)
+        if isinstance(exc, CommitOutcomeUnknown):
+            # The connection broke during COMMIT: it may have been stored. Say so, and
+            # point at the one safe way on.
+            log.warning("database connection lost during commit; outcome unknown")
+            return _unavailable(
+                request,
+                code="commit_outcome_unknown",
+                detail="The database connection was lost while saving; the request may or "
+                "may not have been stored. Retry with the same Idempotency-Key to get the "
+                "stored result without creating a duplicate.",
+            )
+        # Connection refused or lost, server restarting, lock timeout: the transaction was
+        # rolled back, so the client should retry and nothing was stored.
         log.warning("database unavailable: %s", exc.__class__.__name__)
-        return problem_response(
+        return _unavailable(
             request,
-            status=503,
             code="database_unavailable",
-            title="Service unavailable",
             detail="The database is unavailable; nothing was stored. Retry shortly.",
-            headers={"Retry-After": str(DB_RETRY_AFTER_SECONDS)},
+        )
+
+    @app.exception_handler(PoolTimeoutError)
+    def _pool_exhausted(request: Request, exc: PoolTimeoutError) -> JSONResponse:
+        # Every pooled connection stayed busy for the pool timeout: overloaded, or the
+        # database stopped answering. Nothing was stored.
+        log.warning("no database connection available within the pool timeout")
+        return _unavailable(
+            request,
+            code="database_unavailable",
+            detail="No database connection became available in time; nothing was stored. "
+            "Retry shortly.",
         )
 
     @app.exception_handler(Exception)
     def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Still a 500, and Starlette re-raises after this so the traceback is logged; this
         # only keeps the body in the same format as every other error.
-        return problem_response(
-            request,
-            status=500,
-            code="internal_error",
-            title="Internal Server Error",
-            detail="An unexpected error occurred; it has been logged.",
-        )
+        return _internal_error(request)
+
+
+def _is_unavailable(exc: DBAPIError) -> bool:
+    """Whether the error means "database unreachable or busy" rather than a bug."""
+    return isinstance(exc, (OperationalError, InterfaceError)) or exc.connection_invalidated
+
+
+def _unavailable(request: Request, *, code: str, detail: str) -> JSONResponse:
+    return problem_response(
+        request,
+        status=503,
+        code=code,
+        title="Service unavailable",
+        detail=detail,
+        headers={"Retry-After": str(DB_RETRY_AFTER_SECONDS)},
+    )
+
+
+def _internal_error(request: Request) -> JSONResponse:
+    # Starlette sends a 500 from outside every middleware, so the request id and the
+    # security headers are added here.
+    return problem_response(
+        request,
+        status=500,
+        code="internal_error",
+        title="Internal Server Error",
+        detail="An unexpected error occurred; it has been logged.",
+        headers={
+            "X-Request-ID": getattr(request.state, "request_id", "-"),
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+        },
+    )
 
 
 def _has_non_json_body(request: Request) -> bool:
+    """A body sent as something other than JSON (or with no Content-Type at all)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if request.method not in ("POST", "PUT", "PATCH") or not content_type:
+    if request.method not in ("POST", "PUT", "PATCH"):
         return False
+    if not content_type:
+        return request.headers.get("content-length", "0") not in ("", "0")
     return not (content_type == "application/json" or content_type.endswith("+json"))
 
 

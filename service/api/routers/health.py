@@ -4,6 +4,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from service.db.session import SQLITE_BEGIN_OPTION
+
 router = APIRouter(tags=["health"])
 
 
@@ -23,7 +25,10 @@ def readyz(request: Request) -> JSONResponse:
         "rubrics": "ok" if request.app.state.rubrics_loaded else "not loaded",
     }
     try:
-        with request.app.state.engine.connect() as connection:
+        # DEFERRED on SQLite: a probe must not queue for the write lock behind a burst of
+        # submissions (and fail a healthy instance). Pool and connect timeouts bound it.
+        engine = request.app.state.engine.execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"})
+        with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception as exc:  # any failure means "not ready"; the kind is what operators need
         checks["database"] = f"unavailable ({exc.__class__.__name__})"

@@ -15,6 +15,7 @@ from datetime import timedelta
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from service import observability
 from service.db.base import utcnow
 from service.db.models import ApiKey, GradingResult, Question, RescoreJob, Submission
 from service.db.session import session_scope
@@ -24,6 +25,7 @@ from service.domain.rubrics import service as rubric_service
 from service.domain.rubrics.service import GraderCache
 from service.domain.submissions import service as submission_service
 from service.errors import NotFound
+from service.scoring import ENGINE_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +88,13 @@ def present_job(job: RescoreJob) -> JobRead:
     )
 
 
-def _claim(factory: sessionmaker[Session], policy: JobPolicy) -> uuid.UUID | None:
+@dataclass(frozen=True)
+class Claim:
+    job_id: uuid.UUID
+    owner: str
+
+
+def _claim(factory: sessionmaker[Session], policy: JobPolicy) -> Claim | None:
     """Take the oldest queued job, or a running one whose worker's lease has expired."""
     now = utcnow()
     with session_scope(factory) as session:
@@ -111,16 +119,17 @@ def _claim(factory: sessionmaker[Session], policy: JobPolicy) -> uuid.UUID | Non
             log.info("resuming rescore job %s from its last committed batch", job.id)
         job.status = "running"
         job.lease_until = now + timedelta(seconds=policy.lease_seconds)
-        return job.id
+        job.lease_owner = uuid.uuid4().hex
+        return Claim(job.id, job.lease_owner)
 
 
 def run_batch(
-    factory: sessionmaker[Session], graders: GraderCache, job_id: uuid.UUID, policy: JobPolicy
+    factory: sessionmaker[Session], graders: GraderCache, claim: Claim, policy: JobPolicy
 ) -> bool:
-    """Rescore the next batch of a running job; returns False when the job is finished."""
+    """Rescore the next batch of a claimed job; False when it is finished or no longer ours."""
     with session_scope(factory) as session:
-        job = session.get(RescoreJob, job_id, with_for_update=True)
-        if job is None or job.status != "running":
+        job = session.get(RescoreJob, claim.job_id, with_for_update=True)
+        if job is None or job.status != "running" or job.lease_owner != claim.owner:
             return False
         version = rubric_service.get_version_by_id(session, job.rubric_version_id)
         question = session.get(Question, job.question_id)
@@ -134,6 +143,17 @@ def run_batch(
             )
             return False
         for submission in batch:
+            latest = submission.latest_result
+            if (
+                latest is not None
+                and latest.rubric_version_id == version.id
+                and latest.engine_version == ENGINE_VERSION
+            ):
+                # Already scored by this very rubric and engine (e.g. posted after the
+                # rubric changed): another result would say nothing new.
+                job.processed += 1
+                observability.count_rescored("unchanged")
+                continue
             before = submission.machine_points
             result = submission_service.score_submission(
                 session,
@@ -146,8 +166,13 @@ def run_batch(
             job.processed += 1
             if result is None:
                 job.failed += 1
+                outcome = "failed"
             elif before != result.points:
                 job.changed += 1
+                outcome = "changed"
+            else:
+                outcome = "unchanged"
+            observability.count_rescored(outcome)
         last = batch[-1]
         job.cursor_created_at, job.cursor_id = last.created_at, last.id
         job.lease_until = utcnow() + timedelta(seconds=policy.lease_seconds)
@@ -155,7 +180,11 @@ def run_batch(
 
 
 def _next_batch(session: Session, job: RescoreJob, size: int) -> list[Submission]:
-    stmt = select(Submission).where(Submission.question_id == job.question_id)
+    # Only what existed when the job was created: ``total`` counted exactly these, and
+    # later submissions are scored with the new rubric anyway.
+    stmt = select(Submission).where(
+        Submission.question_id == job.question_id, Submission.created_at <= job.created_at
+    )
     if job.cursor_created_at is not None and job.cursor_id is not None:
         stmt = stmt.where(
             or_(
@@ -182,12 +211,12 @@ def run_next_job(
     max_batches: int | None = None,
 ) -> uuid.UUID | None:
     """Claim one job and work on it (to the end, or ``max_batches``); returns its id."""
-    job_id = _claim(factory, policy)
-    if job_id is None:
+    claim = _claim(factory, policy)
+    if claim is None:
         return None
     batches = 0
-    while run_batch(factory, graders, job_id, policy):
+    while run_batch(factory, graders, claim, policy):
         batches += 1
         if max_batches is not None and batches >= max_batches:
             break
-    return job_id
+    return claim.job_id

@@ -1,0 +1,1 @@
+"""Test helpers that run real processes: the server and worker as subprocesses, a TCP proxy."""
