@@ -37,6 +37,24 @@ class Settings(BaseSettings):
     callback_max_attempts: int = Field(default=8, ge=1)
     callback_base_delay_seconds: float = Field(default=2.0, ge=0)
     callback_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Reliability and benchmarking: fail fast when the database is down (seconds to open a
+    # PostgreSQL connection, or to wait for a pooled one; then 503 + Retry-After), and the
+    # bare comparison endpoint of bench/http_load.py (never turn it on in production).
+    db_connect_timeout_seconds: float = Field(default=3.0, gt=0)
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    bench_endpoints: bool = False
+    # Security, limits and observability. Rate limits are "N/period" ("600/minute", or
+    # several joined by ";"), empty to turn one off: per admin/instructor key; per integration
+    # key (higher: one LMS key carries a whole course, and deadlines arrive as bursts); failed
+    # credentials (unknown API keys, unknown feedback links) per client address. Storage
+    # "memory://" counts per process; "redis://host:6379" shares the budget between processes.
+    rate_limit: str = "600/minute"
+    rate_limit_integration: str = "3000/minute"
+    rate_limit_failed_auth: str = "60/minute"
+    rate_limit_storage: str = "memory://"
+    # GET /metrics (Prometheus); with a token set, scrapers must send "Bearer <token>".
+    metrics_enabled: bool = True
+    metrics_token: SecretStr | None = None
 
 
 @lru_cache

@@ -16,15 +16,23 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
+# Structured fields some records carry (the access log: ``extra={"route": ...}``), copied
+# into JSON lines as their own keys so log shippers can index them.
+EXTRA_FIELDS = ("method", "route", "status", "duration_ms")
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        payload = {
+        payload: dict[str, object] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", "-"),
         }
+        for field in EXTRA_FIELDS:
+            if hasattr(record, field):
+                payload[field] = getattr(record, field)
         if record.exc_info:
             payload["exc_info"] = self.formatException(record.exc_info)
         return json.dumps(payload)

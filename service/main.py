@@ -6,24 +6,33 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy import Engine, inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from service.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from service.api.middleware import (
+    AccessLogMiddleware,
+    BodySizeLimitMiddleware,
+    RequestIdMiddleware,
+    SecurityHeadersMiddleware,
+)
 from service.api.problems import install_problem_handlers
+from service.api.ratelimit import build_limiter, guard_anonymous_lookup, install_rate_limit_handler
 from service.api.routers import (
+    bench,
     callbacks,
     exports,
     feedback,
     health,
     jobs,
     keys,
+    metrics,
     questions,
     submissions,
 )
+from service.api.routers.common import document_problem_responses
 from service.config import Settings, get_settings
 from service.db.session import make_engine, make_sessionmaker, session_scope
 from service.domain.keys import service as key_service
@@ -85,7 +94,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+        engine = make_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            connect_timeout=settings.db_connect_timeout_seconds,
+            pool_timeout=settings.db_pool_timeout_seconds,
+        )
         factory = make_sessionmaker(engine)
         app.state.engine = engine
         app.state.sessionmaker = factory
@@ -113,11 +127,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.graders = GraderCache(settings.grader_cache_size)
     app.state.rubrics_loaded = False
+    app.state.rate_limiter = build_limiter(settings)
     install_problem_handlers(app)
+    install_rate_limit_handler(app)
+    document_problem_responses(app)
+    # Outermost last: the request id is set before the access log line and the security
+    # headers reach every response, the early 413 included.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        docs_paths=(app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url),
+    )
+    app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIdMiddleware)
-    for module in (health, questions, submissions, feedback, keys, callbacks, jobs, exports):
+    for module in (health, questions, submissions, keys, callbacks, jobs, exports):
         app.include_router(module.router)
+    # A feedback link is its own credential: an unknown one counts as a failed credential.
+    app.include_router(feedback.router, dependencies=[Depends(guard_anonymous_lookup)])
+    if settings.metrics_enabled:
+        app.include_router(metrics.router)
+    if settings.bench_endpoints:  # bench/http_load.py only; see routers/bench.py
+        app.include_router(bench.router)
     return app
 
 

@@ -9,11 +9,12 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.api.ratelimit import client_address, limiter_of
 from service.config import Settings
 from service.db.models import ApiKey
 from service.domain.keys import service as key_service
 from service.domain.rubrics.service import GraderCache
-from service.errors import Forbidden
+from service.errors import Forbidden, Unauthorized
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -56,10 +57,29 @@ _bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bea
 
 
 def get_principal(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> ApiKey:
-    return key_service.authenticate(session, credentials.credentials if credentials else None)
+    """The request's API key, rate limited per key (429 with Retry-After).
+
+    An address that has sent too many unknown keys is refused before the lookup, so the
+    endpoint is not an unlimited oracle for guessing keys.
+    """
+    limiter = limiter_of(request)
+    if limiter is None:
+        return key_service.authenticate(session, credentials.credentials if credentials else None)
+    address = client_address(request)
+    limiter.check_address(address)
+    try:
+        principal = key_service.authenticate(
+            session, credentials.credentials if credentials else None
+        )
+    except Unauthorized:
+        limiter.record_failure(address)
+        raise
+    limiter.hit_key(principal)
+    return principal
 
 
 def require_role(*roles: str) -> Callable[[ApiKey], ApiKey]:
