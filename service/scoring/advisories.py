@@ -123,12 +123,13 @@ ADVISORY_CODES: tuple[str, ...] = tuple(
 
 # too_short: distinct content words against the shortest reference answer's. An answer
 # with under about a seventh of them cannot carry the reference's content; the limit never
-# exceeds four (one idea needs about two content words, "secret messages", "avoid war", so
-# four carry at least one), and an answer with no content word is always too short.
+# exceeds two (two content words can be a complete answer, "function signature", "closed
+# path"), and an answer with no content word is always too short. Short answers that are
+# merely thin ("Kennedy and Khrushchev talked") are left to the score itself, which is low.
 # Relative, because model answers run from three content words ("the food contains sugar")
 # to forty: an absolute floor of four flagged a third of the correct answers in public
 # short-answer datasets, whose references are one short sentence.
-TOO_SHORT_MAX_WORDS = 4
+TOO_SHORT_MAX_WORDS = 2
 TOO_SHORT_REFERENCE_FRACTION = 0.15
 
 # too_long: a reference answer already states every idea the rubric rewards, so an answer
@@ -156,13 +157,19 @@ STUFFING_PADDING_MIN_STOP_WORDS = 5
 STUFFING_PADDING_MAX_STOP_KINDS = 2
 STUFFING_MIN_PHRASINGS = 3
 
-# copies_question: an answer with too few words of its own (the too_short limit) that
-# restates half or more of the question's content words is the question given back,
-# verbatim or paraphrased. Short correct answers reuse some of the question's words too
-# ("bulb A is in a closed path" for "why was bulb A on?") but add the words that answer
-# it, which keeps them above the limit.
+# copies_question: an answer that restates half or more of the question's content words,
+# adds fewer words of its own than the too_short limit would ask of a whole answer (at most
+# four), and none of the words the reference answers add to the question, is the question
+# given back, verbatim or paraphrased. Short correct answers reuse the question's words
+# too ("the compiler differentiates overloaded functions by their signature") but add the
+# reference's own word ("signature"), which keeps them out.
 COPY_MIN_PROMPT_COVERAGE = 0.5
 COPY_MIN_CONTENT_WORDS = 2
+COPY_MAX_OWN_WORDS = 4
+# When the references themselves add fewer content words than this to the question ("the
+# switch affects the bulb if they are in the same path"), answering and restating the
+# question look the same, so nothing is flagged.
+COPY_MIN_REFERENCE_OWN_WORDS = 2
 
 # off_topic: any answer about the question reuses some of its topic's words (names, places,
 # the event, what happened), whatever its wording; text on another subject shares only a
@@ -187,13 +194,16 @@ OFF_TOPIC_MIN_VOCABULARY = 40
 # pasted three times. A typo or a foreign name rarely breaks these rules, so a third of the
 # judged words failing (and at least two) means the text was not written as words. Across
 # words of 5+ letters English runs at about 38% vowels (a, e, i, o, u, y); mashing keys
-# runs at 10-20%, so under 20% over 15+ letters catches one long mashed "word" too.
+# runs at 10-20%. A share needs a sample: under 20% over 40+ letters (short honest answers
+# such as "short string, high pitch" can dip below it), or over one mashed "word" of 15+
+# letters that is the whole answer.
 GIBBERISH_MIN_WORD_LETTERS = 4
 GIBBERISH_MAX_CONSONANT_RUN = 5
 GIBBERISH_MIN_NONWORDS = 2
 GIBBERISH_MIN_NONWORD_SHARE = 0.3
 GIBBERISH_VOWEL_WORD_LETTERS = 5
-GIBBERISH_MIN_VOWEL_LETTERS = 15
+GIBBERISH_MIN_VOWEL_LETTERS = 40
+GIBBERISH_MIN_SINGLE_WORD_LETTERS = 15
 GIBBERISH_MAX_VOWEL_SHARE = 0.2
 
 # repetition: an honest writer may paste a sentence twice by mistake, never three times or
@@ -293,6 +303,8 @@ class AnswerContext:
     shortest_reference_content_words: int
     # Content stems of the shortest reference that are not in the prompt (its own words).
     shortest_reference_own_words: int = 0
+    # Every content stem the reference answers add to the question.
+    reference_own_stems: frozenset[str] = frozenset()
 
     @classmethod
     def build(
@@ -323,6 +335,10 @@ class AnswerContext:
                 len(set(content_stems(reference)) - set(content_stems(prompt)))
                 for reference in references
             ),
+            reference_own_stems=frozenset(
+                stem for reference in references for stem in content_stems(reference)
+            )
+            - frozenset(content_stems(prompt)),
         )
 
 
@@ -446,8 +462,10 @@ def _is_function_word(word: str, vocabulary: frozenset[str]) -> bool:
 def _is_gibberish(answer: _Answer) -> bool:
     """Many judged words break the shape of English words, or the letters lack vowels.
 
-    Judged words are plain ASCII letters of four or more, not written in capitals in the
-    answer: acronyms (USSR, SALT) and short words are often vowel-less or unusual.
+    Judged words are plain ASCII letters of four or more, written as prose writes words
+    (lower case, or capitalised): acronyms (USSR, SALT), identifiers (xPtr, bPtr) and words
+    touching code symbols (``*xPtr``, ``&x[1]``) are often vowel-less or unusual, and are
+    not what gibberish is.
     """
     judged = [
         token.text
@@ -455,7 +473,7 @@ def _is_gibberish(answer: _Answer) -> bool:
         if len(token.text) >= GIBBERISH_MIN_WORD_LETTERS
         and token.text.isascii()
         and token.text.isalpha()
-        and not answer.text[token.start : token.end].isupper()
+        and _written_as_prose(answer.text, token.start, token.end)
     ]
     nonwords = sum(not _looks_like_word(word) for word in judged)
     if nonwords >= GIBBERISH_MIN_NONWORDS and (
@@ -464,10 +482,22 @@ def _is_gibberish(answer: _Answer) -> bool:
         return True
     letters = "".join(word for word in judged if len(word) >= GIBBERISH_VOWEL_WORD_LETTERS)
     vowels = sum(letters.count(vowel) for vowel in _VOWELS)
-    return (
-        len(letters) >= GIBBERISH_MIN_VOWEL_LETTERS
-        and _share(vowels, len(letters)) < GIBBERISH_MAX_VOWEL_SHARE
+    sample = len(letters) >= GIBBERISH_MIN_VOWEL_LETTERS or (
+        len(judged) == 1 and len(letters) >= GIBBERISH_MIN_SINGLE_WORD_LETTERS
     )
+    return sample and _share(vowels, len(letters)) < GIBBERISH_MAX_VOWEL_SHARE
+
+
+_CODE_SYMBOLS = frozenset("*&_[](){};=<>#$%^~`/\\")
+
+
+def _written_as_prose(text: str, start: int, end: int) -> bool:
+    surface = text[start:end]
+    if not (surface.islower() or (surface[0].isupper() and surface[1:].islower())):
+        return False
+    before = text[start - 1] if start > 0 else " "
+    after = text[end] if end < len(text) else " "
+    return before not in _CODE_SYMBOLS and after not in _CODE_SYMBOLS
 
 
 @lru_cache(maxsize=100_000)
@@ -555,9 +585,16 @@ def _words_needed(reference_words: int) -> int:
 def _copies_question(answer: _Answer, context: AnswerContext) -> bool:
     """The answer restates much of the question and adds too little of its own."""
     restated = len(answer.stems & context.prompt_stems)
+    own = answer.stems - context.prompt_stems
+    needed = min(
+        COPY_MAX_OWN_WORDS,
+        max(1, math.ceil(TOO_SHORT_REFERENCE_FRACTION * context.shortest_reference_own_words)),
+    )
     return (
-        len(answer.stems) >= COPY_MIN_CONTENT_WORDS
-        and _own_words(answer, context) < _words_needed(context.shortest_reference_own_words)
+        len(context.reference_own_stems) >= COPY_MIN_REFERENCE_OWN_WORDS
+        and len(answer.stems) >= COPY_MIN_CONTENT_WORDS
+        and len(own) < needed
+        and not own & context.reference_own_stems
         and _share(restated, len(context.prompt_stems)) >= COPY_MIN_PROMPT_COVERAGE
     )
 

@@ -19,6 +19,7 @@ from service.scoring.calibration import Calibration
 from service.scoring.errors import RubricError
 from service.scoring.keywords import (
     CompiledCriterion,
+    CompiledPhrasing,
     CriterionMatch,
     compile_criterion,
     coverage,
@@ -179,7 +180,14 @@ class Grader:
             self._advisory_context = AnswerContext.build(
                 prompt=rubric.prompt,
                 reference_answers=references,
-                phrasings=[p for c in self.criteria for p in c.spec.phrasings],
+                # Stuffing means listing a rubric's curated phrasings; derived criteria are
+                # just the reference's words, and a terse list of them is often the right
+                # answer to a "name the ..." question.
+                phrasings=(
+                    []
+                    if self.auto_criteria
+                    else [p for c in self.criteria for p in c.spec.phrasings]
+                ),
                 background=rubric.background,
             )
         self._neighbours: NeighbourIndex | None = None
@@ -305,12 +313,13 @@ class Grader:
         content = self._tokens([t for t in tokens if not t.is_stop])
         stems = list(map(_STEM, content))
         found = _Found.of(content)
-        terms = self._term_matcher.match(content, answer, found)
-        term_coverage = self._reference_coverage(terms)
         if self.auto_criteria:
-            matches = terms
+            matches = self._term_matcher.match(content, answer, found)
+            term_coverage = self._reference_coverage([m.phrasing is not None for m in matches])
             keyword_coverage = term_coverage
         else:
+            # The terms only count towards coverage: which are met is all that is needed.
+            term_coverage = self._reference_coverage(self._term_matcher.met(content, found))
             matches = self._criteria_matcher.match(content, answer, found)
             keyword_coverage = coverage(matches)
         similarity = similarity_to_unit(self.similarity.score(stems)) if self.similarity else 0.0
@@ -340,11 +349,10 @@ class Grader:
         }
         return matches, features
 
-    def _reference_coverage(self, terms: Sequence[CriterionMatch]) -> float:
-        """``keywords.reference_coverage`` with the totals summed once (same sums, same
-        order, so the same floats)."""
+    def _reference_coverage(self, met_flags: Sequence[bool]) -> float:
+        """``keywords.reference_coverage`` of the terms (``met_flags``: which are met), the
+        totals summed once (same sums in the same order, so the same floats)."""
         best = 0.0
-        met_flags = [term.phrasing is not None for term in terms]
         for weights, total in self._reference_totals:
             if total > 0:
                 met = sum([weight for i, weight in weights if met_flags[i]])
@@ -461,39 +469,55 @@ class _Matcher:
     ) -> tuple[CriterionMatch, ...]:
         """``tuple(match_criterion(c, tokens, answer) for c in criteria)``; ``found`` is
         ``_Found.of(tokens)``."""
+        candidates = self._candidates(found)
+        if not candidates:
+            return self.unmet
+        matches = list(self.unmet)
+        for index in candidates:
+            where, phrasing = self._find(index, tokens, found)
+            if phrasing is not None:
+                criterion = self.criteria[index]
+                spans = tuple(
+                    Span(tokens[i].start, tokens[i].end, answer[tokens[i].start : tokens[i].end])
+                    for i in where
+                )
+                matches[index] = CriterionMatch(criterion, phrasing, spans)
+        return tuple(matches)
+
+    def met(self, tokens: Sequence[Token], found: _Found) -> list[bool]:
+        """Which criteria ``match`` would find met (without building the matches)."""
+        met = [False] * len(self.criteria)
+        for index in self._candidates(found):
+            met[index] = self._find(index, tokens, found)[1] is not None
+        return met
+
+    def _candidates(self, found: _Found) -> set[int]:
+        """Criteria with a phrasing whose first stem occurs (the only ones that can match)."""
         get = self.by_first_stem.get
         candidates: set[int] = set()
-        present = found.stems
-        for stem in present:
+        for stem in found.stems:
             indices = get(stem)
             if indices is not None:
                 candidates.update(indices)
-        if not candidates:
-            return self.unmet
+        return candidates
+
+    def _find(
+        self, index: int, tokens: Sequence[Token], found: _Found
+    ) -> tuple[tuple[int, ...], CompiledPhrasing | None]:
+        """Token positions of the first phrasing of criterion ``index`` that occurs, and
+        that phrasing (``(), None`` if none does), as ``match_criterion`` finds them."""
         first = found.first
-        matches = list(self.unmet)
-        for index in candidates:
-            criterion = self.criteria[index]
-            for phrasing, head, negated, needed in self.phrasings[index]:
-                position = first.get((head, negated))
-                if position is None:
-                    continue
-                if len(phrasing.stems) == 1:
-                    where: tuple[int, ...] | None = (position,)
-                elif needed <= present:  # find_phrasing fails unless every stem occurs
-                    where = find_phrasing(tokens, phrasing.stems, negated=negated)
-                else:
-                    continue
+        for phrasing, head, negated, needed in self.phrasings[index]:
+            position = first.get((head, negated))
+            if position is None:
+                continue
+            if len(phrasing.stems) == 1:
+                return (position,), phrasing
+            if needed <= found.stems:  # find_phrasing fails unless every stem occurs
+                where = find_phrasing(tokens, phrasing.stems, negated=negated)
                 if where is not None:
-                    spans = tuple(
-                        Span(
-                            tokens[i].start, tokens[i].end, answer[tokens[i].start : tokens[i].end]
-                        )
-                        for i in where
-                    )
-                    matches[index] = CriterionMatch(criterion, phrasing, spans)
-                    break
-        return tuple(matches)
+                    return where, phrasing
+        return (), None
 
     def results(self, matches: Sequence[CriterionMatch]) -> tuple[CriterionResult, ...]:
         """``_criterion_result`` of each match (of these criteria, in order)."""

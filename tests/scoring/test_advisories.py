@@ -273,8 +273,8 @@ QUESTION_PARAPHRASES = {
         "the Cuban Missile Crisis."
     ),
     "backchannel-q3": (
-        "The outcomes of the backchannels in the Cuban Missile Crisis influenced later "
-        "relations between the US and the Soviet Union."
+        "The outcomes of the backchannels in the Cuban Missile Crisis had an influence on "
+        "the relations between the US and the Soviet Union in the future."
     ),
 }
 
@@ -310,13 +310,13 @@ def gaming_cases(question_id: str) -> list[tuple[str, str, str]]:
         ("keyword_stuffing", "the-padded", " ".join(f"the {p}" for p in first)),
         ("copies_question", "verbatim", document.prompt),
         ("copies_question", "lower-case", document.prompt.lower().rstrip("?.")),
-        ("copies_question", "plus-filler", f"{document.prompt} They helped a lot."),
+        ("copies_question", "plus-filler", f"{document.prompt} That is what I think."),
         ("copies_question", "paraphrase", QUESTION_PARAPHRASES[question_id]),
         ("too_short", "yes", "yes"),
         ("too_short", "name", "Kennedy"),
         ("too_short", "empty", ""),
         ("too_short", "punctuation", " ... ?"),
-        ("too_short", "three-words", "Kennedy and Khrushchev talked."),
+        ("too_short", "one-word-sentence", "It was Kennedy."),
         ("repetition", "pasted-5x", " ".join([honest[0]] * 5)),
         ("repetition", "pasted-3x", " ".join([honest[1]] * 3)),
         ("repetition", "same-sentence", "They talked secretly. " * 4),

@@ -207,3 +207,12 @@ def test_unusable_rubrics_are_rejected_with_the_field(
 )
 def test_round_to_step_rounds_half_up(value: float, step: float, expected: float) -> None:
     assert round_to_step(value, step) == expected
+
+
+@pytest.mark.parametrize("question_id", SEED_QUESTION_IDS)
+def test_thin_answers_score_low_without_any_flag(
+    graders: dict[str, Grader], question_id: str
+) -> None:
+    """Three words about the topic are not gaming, just thin: the score alone is low."""
+    result = graders[question_id].grade("Kennedy and Khrushchev talked.")
+    assert result.score <= 0.3
