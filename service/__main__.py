@@ -94,6 +94,9 @@ def serve(host: str | None, port: int | None, workers: int) -> int:
         port=port or settings.port,
         workers=workers,
         log_level=settings.log_level.lower(),
+        # Our own access log (service.access) names the route template; uvicorn's would
+        # write raw paths and query strings, and a feedback URL's token is a secret.
+        access_log=False,
     )
     return 0
 
