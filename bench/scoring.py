@@ -93,7 +93,8 @@ def build() -> list[Item]:
 
 def naive(item: Item) -> float:
     grader = item.grader
-    assert grader.similarity is not None and grader.char_similarity is not None
+    assert grader.similarity is not None
+    assert grader.char_similarity is not None
     return grader.similarity.transform_score(item.answer) + (
         grader.char_similarity.transform_score(item.answer)
     )
@@ -101,7 +102,8 @@ def naive(item: Item) -> float:
 
 def fast(item: Item) -> float:
     grader = item.grader
-    assert grader.similarity is not None and grader.char_similarity is not None
+    assert grader.similarity is not None
+    assert grader.char_similarity is not None
     return grader.similarity.score(item.answer) + grader.char_similarity.score(item.answer)
 
 
@@ -116,7 +118,8 @@ def check_equal(items: Sequence[Item]) -> None:
     """The fast similarities equal scikit-learn's, bit for bit, on the whole corpus."""
     for item in items:
         grader = item.grader
-        assert grader.similarity is not None and grader.char_similarity is not None
+        assert grader.similarity is not None
+        assert grader.char_similarity is not None
         pairs = (
             (grader.similarity.score(item.answer), grader.similarity.transform_score(item.answer)),
             (
@@ -154,20 +157,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, function in order:
             runs[name].append(time_path(function, items))
     median = {name: statistics.median(values) for name, values in runs.items()}
-    naive_over_fast = statistics.median(n / f for n, f in zip(runs["naive"], runs["fast"]))
-    naive_over_grade = statistics.median(n / g for n, g in zip(runs["naive"], runs["grade"]))
+    naive_over_fast = statistics.median(
+        n / f for n, f in zip(runs["naive"], runs["fast"], strict=True)
+    )
+    naive_over_grade = statistics.median(
+        n / g for n, g in zip(runs["naive"], runs["grade"], strict=True)
+    )
     affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    print(f"scoring benchmark: {len(items)} answers x {args.runs} runs, seed {SEED}")
-    print(f"python {platform.python_version()}, {platform.machine()}, CPUs allowed: {affinity}")
-    print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
-    print()
-    print(f"{'path':<8}{'median us/answer':>18}{'min':>10}{'max':>10}")
-    for name in PATHS:
-        print(f"{name:<8}{median[name]:>18.1f}{min(runs[name]):>10.1f}{max(runs[name]):>10.1f}")
-    print()
-    print(f"naive / fast  (TF-IDF similarity alone): {naive_over_fast:6.1f}x   (target >= 8x)")
-    print(f"naive / grade (whole service path):      {naive_over_grade:6.1f}x")
-    print(f"grade median: {median['grade']:.1f} us/answer (target <= 60 us)")
+    lines = [
+        f"scoring benchmark: {len(items)} answers x {args.runs} runs, seed {SEED}",
+        f"python {platform.python_version()}, {platform.machine()}, CPUs allowed: {affinity}",
+        f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}",
+        "",
+        f"{'path':<8}{'median us/answer':>18}{'min':>10}{'max':>10}",
+        *(
+            f"{name:<8}{median[name]:>18.1f}{min(runs[name]):>10.1f}{max(runs[name]):>10.1f}"
+            for name in PATHS
+        ),
+        "",
+        f"naive / fast  (TF-IDF similarity alone): {naive_over_fast:6.1f}x   (target >= 8x)",
+        f"naive / grade (whole service path):      {naive_over_grade:6.1f}x",
+        f"grade: {median['grade']:.1f} us/answer (target <= 60 us)",
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")
     if args.json:
         args.json.write_text(
             json.dumps(

@@ -103,9 +103,7 @@ class TfidfSpace:
             return None
         features, values = self.vector(indices)
         if self._dense is None:
-            vector = sp.csr_matrix(
-                (values, features, [0, features.size]), shape=(1, self.idf.size)
-            )
+            vector = sp.csr_matrix((values, features, [0, features.size]), shape=(1, self.idf.size))
             return np.asarray((self._sparse @ vector.T).toarray()).ravel()
         products = self._dense.take(features, axis=1)
         products *= values

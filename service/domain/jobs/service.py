@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, defer, selectinload, sessionmaker
 
 from service import observability
 from service.db.base import utcnow
@@ -134,6 +134,9 @@ def run_batch(
         version = rubric_service.get_version_by_id(session, job.rubric_version_id)
         question = session.get(Question, job.question_id)
         batch = _next_batch(session, job, policy.batch_size)
+        # The posting keys, loaded once and held for the batch: the session keeps objects
+        # only while referenced, so each callback check would otherwise query its key again.
+        owners = _owners(session, batch)
         if not batch or question is None:
             job.status = "succeeded"
             job.finished_at = utcnow()
@@ -162,6 +165,7 @@ def run_batch(
                 graders=graders,
                 version=version,
                 event="submission.rescored",
+                flush=False,  # the batch's commit writes all results at once
             )
             job.processed += 1
             if result is None:
@@ -173,10 +177,18 @@ def run_batch(
             else:
                 outcome = "unchanged"
             observability.count_rescored(outcome)
+        del owners
         last = batch[-1]
         job.cursor_created_at, job.cursor_id = last.created_at, last.id
         job.lease_until = utcnow() + timedelta(seconds=policy.lease_seconds)
         return True
+
+
+def _owners(session: Session, batch: list[Submission]) -> list[ApiKey]:
+    ids = {submission.api_key_id for submission in batch if submission.api_key_id is not None}
+    if not ids:
+        return []
+    return list(session.scalars(select(ApiKey).where(ApiKey.id.in_(ids))).all())
 
 
 def _next_batch(session: Session, job: RescoreJob, size: int) -> list[Submission]:
@@ -198,7 +210,14 @@ def _next_batch(session: Session, job: RescoreJob, size: int) -> list[Submission
     stmt = (
         stmt.order_by(Submission.created_at, Submission.id)
         .limit(size)
-        .options(selectinload(Submission.results).selectinload(GradingResult.rubric_version))
+        .options(
+            selectinload(Submission.results).options(
+                # Only the newest result's versions are compared here; the stored details of
+                # earlier results are never read by a rescore (loaded if ever accessed).
+                defer(GradingResult.details),
+                selectinload(GradingResult.rubric_version),
+            )
+        )
     )
     return list(session.scalars(stmt).all())
 

@@ -80,11 +80,16 @@ def score_submission(
     graders: GraderCache,
     version: RubricVersion | None = None,
     event: str = "submission.scored",
+    flush: bool = True,
 ) -> GradingResult | None:
     """Add a machine result with ``version`` (default: the question's current rubric).
 
     Returns None, leaving the submission as it was, if the engine fails: the answer is
     never lost to a scoring fault. An instructor's override is never replaced.
+
+    ``flush=False`` (a batch that commits many results at once) leaves writing the result
+    to the caller's flush or commit, unless a callback is queued: its payload shows the
+    stored result, so it is flushed first, as always.
     """
     version = version or rubric_service.current_version(session, question)
     started = time.perf_counter()
@@ -105,8 +110,11 @@ def score_submission(
     if not submission.is_overridden:
         submission.points = breakdown.points
         submission.needs_review = breakdown.needs_review
-    session.flush()
-    callback_service.enqueue(session, submission, event=event, payload=callback_payload(submission))
+    if flush or _has_callback(session, submission):
+        session.flush()
+        callback_service.enqueue(
+            session, submission, event=event, payload=callback_payload(submission)
+        )
     log.info(
         "scored submission %s question=%s points=%s engine=%s duration_ms=%.2f",
         submission.id,
@@ -116,6 +124,14 @@ def score_submission(
         (time.perf_counter() - started) * 1000,
     )
     return result
+
+
+def _has_callback(session: Session, submission: Submission) -> bool:
+    """Whether ``callback_service.enqueue`` would queue a delivery for ``submission``."""
+    if submission.api_key_id is None:
+        return False
+    owner = session.get(ApiKey, submission.api_key_id)
+    return owner is not None and owner.is_active and bool(owner.callback_url)
 
 
 def callback_payload(submission: Submission) -> dict[str, Any]:
