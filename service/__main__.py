@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -116,6 +117,9 @@ def worker() -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with _session_factory() as factory:
         background = Worker(factory, GraderCache(settings.grader_cache_size), settings)
+        # Long-lived objects out of the collector's way (see create_app's lifespan).
+        gc.collect()
+        gc.freeze()
         background.start()
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -108,6 +109,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             await run_in_threadpool(startup, engine, factory, settings, app.state.graders)
             app.state.rubrics_loaded = True
+            # Everything loaded so far (modules, compiled graders) lives as long as the
+            # process: move it out of the collector's way, so that the young objects of each
+            # request and rescoring batch are collected without walking all of it.
+            gc.collect()
+            gc.freeze()
             if settings.worker_enabled:
                 worker = Worker(factory, app.state.graders, settings)
                 worker.start()

@@ -50,13 +50,14 @@ def create_submission(
     body: SubmissionCreate,
     principal: ApiKey | None = None,
 ) -> Submission:
-    """Store the answer, then score it.
+    """Store the answer with its score, in one INSERT of each row.
 
-    The submission row is flushed before scoring, so if scoring fails the answer is still
-    committed, with status ``pending``, and is scored later instead of being lost.
+    If scoring fails the answer is still stored, with status ``pending``, and is scored
+    later instead of being lost (grading is pure: a failure there touches no database state).
     """
     question = question_service.get_question(session, body.question_id)
     submission = Submission(
+        id=uuid.uuid4(),
         question=question,
         learner_id=body.learner_id,
         answer=body.answer,
@@ -66,9 +67,9 @@ def create_submission(
         results=[],
     )
     SubmissionRepository(session).add(submission)
-    session.flush()
+    if score_submission(session, submission, question=question, graders=graders) is None:
+        session.flush()
     observability.count_submission(question.id)
-    score_submission(session, submission, question=question, graders=graders)
     return submission
 
 
@@ -110,8 +111,10 @@ def score_submission(
     if not submission.is_overridden:
         submission.points = breakdown.points
         submission.needs_review = breakdown.needs_review
-    if flush or _has_callback(session, submission):
+    has_callback = _has_callback(session, submission)
+    if flush or has_callback:
         session.flush()
+    if has_callback:
         callback_service.enqueue(
             session, submission, event=event, payload=callback_payload(submission)
         )
