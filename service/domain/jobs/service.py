@@ -8,16 +8,26 @@ worker killed mid-job loses at most the batch in flight, and whoever claims the 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session, defer, selectinload, sessionmaker
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from service import observability
 from service.db.base import utcnow
-from service.db.models import ApiKey, GradingResult, Question, RescoreJob, Submission
+from service.db.models import (
+    ApiKey,
+    GradingResult,
+    Question,
+    RescoreJob,
+    RubricVersion,
+    Submission,
+)
 from service.db.session import session_scope
 from service.domain.jobs.schemas import JobRead
 from service.domain.questions import service as question_service
@@ -126,18 +136,21 @@ def _claim(factory: sessionmaker[Session], policy: JobPolicy) -> Claim | None:
 def run_batch(
     factory: sessionmaker[Session], graders: GraderCache, claim: Claim, policy: JobPolicy
 ) -> bool:
-    """Rescore the next batch of a claimed job; False when it is finished or no longer ours."""
+    """Rescore the next batch of a claimed job; False when it is finished or no longer ours.
+
+    Answers are read as plain rows and results written with one multi-row INSERT and
+    UPDATE per batch: at 100,000 answers the ORM's per-object bookkeeping, not scoring,
+    was the cost. Submissions whose integration wants a callback take the ORM path, whose
+    payload shows the stored result, exactly as a live submission does.
+    """
     with session_scope(factory) as session:
         job = session.get(RescoreJob, claim.job_id, with_for_update=True)
         if job is None or job.status != "running" or job.lease_owner != claim.owner:
             return False
         version = rubric_service.get_version_by_id(session, job.rubric_version_id)
         question = session.get(Question, job.question_id)
-        batch = _next_batch(session, job, policy.batch_size)
-        # The posting keys, loaded once and held for the batch: the session keeps objects
-        # only while referenced, so each callback check would otherwise query its key again.
-        owners = _owners(session, batch)
-        if not batch or question is None:
+        rows = _next_rows(session, job, policy.batch_size)
+        if not rows or question is None:
             job.status = "succeeded"
             job.finished_at = utcnow()
             job.lease_until = None
@@ -145,57 +158,153 @@ def run_batch(
                 "rescore job %s done: %d processed, %d changed", job.id, job.processed, job.changed
             )
             return False
-        for submission in batch:
-            latest = submission.latest_result
-            if (
-                latest is not None
-                and latest.rubric_version_id == version.id
-                and latest.engine_version == ENGINE_VERSION
-            ):
-                # Already scored by this very rubric and engine (e.g. posted after the
-                # rubric changed): another result would say nothing new.
-                job.processed += 1
-                observability.count_rescored("unchanged")
-                continue
-            before = submission.machine_points
-            result = submission_service.score_submission(
-                session,
-                submission,
-                question=question,
-                graders=graders,
-                version=version,
-                event="submission.rescored",
-                flush=False,  # the batch's commit writes all results at once
-            )
-            job.processed += 1
-            if result is None:
-                job.failed += 1
-                outcome = "failed"
-            elif before != result.points:
-                job.changed += 1
-                outcome = "changed"
-            else:
-                outcome = "unchanged"
-            observability.count_rescored(outcome)
-        del owners
-        last = batch[-1]
+        with_callbacks = _keys_with_callbacks(session, rows)
+        bulk = [row for row in rows if row.api_key_id not in with_callbacks]
+        for outcome in _rescore_rows(session, graders, version, bulk):
+            _count(job, outcome)
+        callback_ids = [row.id for row in rows if row.api_key_id in with_callbacks]
+        for submission in _load(session, callback_ids):
+            _count(job, _rescore_one(session, graders, question, version, submission))
+        last = rows[-1]
         job.cursor_created_at, job.cursor_id = last.created_at, last.id
         job.lease_until = utcnow() + timedelta(seconds=policy.lease_seconds)
         return True
 
 
-def _owners(session: Session, batch: list[Submission]) -> list[ApiKey]:
-    ids = {submission.api_key_id for submission in batch if submission.api_key_id is not None}
+def _count(job: RescoreJob, outcome: str) -> None:
+    job.processed += 1
+    if outcome == "failed":
+        job.failed += 1
+    elif outcome == "changed":
+        job.changed += 1
+    observability.count_rescored(outcome)
+
+
+def _already_current(row: Any, version: RubricVersion) -> bool:
+    """Scored by this very rubric and engine already (e.g. posted after the rubric
+    changed): another result would say nothing new."""
+    return bool(row.latest_version_id == version.id and row.latest_engine == ENGINE_VERSION)
+
+
+def _rescore_rows(
+    session: Session, graders: GraderCache, version: RubricVersion, rows: Sequence[Any]
+) -> Iterator[str]:
+    """Score plain rows and write all their results and new scores in three statements."""
+    results: list[dict[str, Any]] = []
+    scored: list[dict[str, Any]] = []
+    overridden: list[dict[str, Any]] = []
+    for row in rows:
+        if _already_current(row, version):
+            yield "unchanged"
+            continue
+        started = time.perf_counter()
+        try:
+            breakdown = graders.get(version).grade(row.answer)
+        except Exception:
+            observability.observe_scoring(time.perf_counter() - started, failed=True)
+            log.exception("rescoring failed for submission %s; left as it was", row.id)
+            yield "failed"
+            continue
+        observability.observe_scoring(time.perf_counter() - started)
+        results.append(
+            {
+                **submission_service.result_values(breakdown, version=version),
+                "submission_id": row.id,
+            }
+        )
+        values = {
+            "id": row.id,
+            "status": "scored",
+            "machine_points": breakdown.points,
+            "max_points": breakdown.max_points,
+        }
+        if row.is_overridden:  # an instructor's score is never replaced
+            overridden.append(values)
+        else:
+            scored.append(
+                {**values, "points": breakdown.points, "needs_review": breakdown.needs_review}
+            )
+        yield "changed" if row.machine_points != breakdown.points else "unchanged"
+    if results:
+        session.execute(insert(GradingResult), results)
+    for updates in (scored, overridden):
+        if updates:
+            session.execute(update(Submission), updates)
+
+
+def _rescore_one(
+    session: Session,
+    graders: GraderCache,
+    question: Question,
+    version: RubricVersion,
+    submission: Submission,
+) -> str:
+    latest = submission.latest_result
+    if (
+        latest is not None
+        and latest.rubric_version_id == version.id
+        and latest.engine_version == ENGINE_VERSION
+    ):
+        return "unchanged"
+    before = submission.machine_points
+    result = submission_service.score_submission(
+        session,
+        submission,
+        question=question,
+        graders=graders,
+        version=version,
+        event="submission.rescored",
+    )
+    if result is None:
+        return "failed"
+    return "changed" if before != result.points else "unchanged"
+
+
+def _keys_with_callbacks(session: Session, rows: Sequence[Any]) -> set[uuid.UUID]:
+    ids = {row.api_key_id for row in rows if row.api_key_id is not None}
+    if not ids:
+        return set()
+    stmt = select(ApiKey.id).where(
+        ApiKey.id.in_(ids), ApiKey.callback_url.is_not(None), ApiKey.revoked_at.is_(None)
+    )
+    return set(session.scalars(stmt).all())
+
+
+def _load(session: Session, ids: Sequence[uuid.UUID]) -> list[Submission]:
     if not ids:
         return []
-    return list(session.scalars(select(ApiKey).where(ApiKey.id.in_(ids))).all())
+    stmt = (
+        select(Submission)
+        .where(Submission.id.in_(ids))
+        .order_by(Submission.created_at, Submission.id)
+        .options(selectinload(Submission.results).selectinload(GradingResult.rubric_version))
+    )
+    return list(session.scalars(stmt).all())
 
 
-def _next_batch(session: Session, job: RescoreJob, size: int) -> list[Submission]:
-    # Only what existed when the job was created: ``total`` counted exactly these, and
-    # later submissions are scored with the new rubric anyway.
-    stmt = select(Submission).where(
-        Submission.question_id == job.question_id, Submission.created_at <= job.created_at
+def _next_rows(session: Session, job: RescoreJob, size: int) -> Sequence[Any]:
+    """The next submissions after the cursor, as plain rows with their newest result's
+    rubric version and engine. Only what existed when the job was created: ``total``
+    counted exactly these, and later submissions are scored with the new rubric anyway."""
+    newest = (
+        select(func.max(GradingResult.id))
+        .where(GradingResult.submission_id == Submission.id)
+        .correlate(Submission)
+        .scalar_subquery()
+    )
+    stmt = (
+        select(
+            Submission.id,
+            Submission.created_at,
+            Submission.answer,
+            Submission.machine_points,
+            Submission.is_overridden,
+            Submission.api_key_id,
+            GradingResult.rubric_version_id.label("latest_version_id"),
+            GradingResult.engine_version.label("latest_engine"),
+        )
+        .outerjoin(GradingResult, GradingResult.id == newest)
+        .where(Submission.question_id == job.question_id, Submission.created_at <= job.created_at)
     )
     if job.cursor_created_at is not None and job.cursor_id is not None:
         stmt = stmt.where(
@@ -207,19 +316,8 @@ def _next_batch(session: Session, job: RescoreJob, size: int) -> list[Submission
                 ),
             )
         )
-    stmt = (
-        stmt.order_by(Submission.created_at, Submission.id)
-        .limit(size)
-        .options(
-            selectinload(Submission.results).options(
-                # Only the newest result's versions are compared here; the stored details of
-                # earlier results are never read by a rescore (loaded if ever accessed).
-                defer(GradingResult.details),
-                selectinload(GradingResult.rubric_version),
-            )
-        )
-    )
-    return list(session.scalars(stmt).all())
+    stmt = stmt.order_by(Submission.created_at, Submission.id).limit(size)
+    return session.execute(stmt).all()
 
 
 def run_next_job(

@@ -145,19 +145,26 @@ def callback_payload(submission: Submission) -> dict[str, Any]:
 
 
 def _result_row(breakdown: ScoreBreakdown, *, version: RubricVersion) -> GradingResult:
-    result = GradingResult(
-        rubric_version_id=version.id,
-        engine_version=ENGINE_VERSION,
-        points=breakdown.points,
-        max_points=breakdown.max_points,
-        score=breakdown.score,
-        keyword_coverage=breakdown.keyword_coverage,
-        similarity=breakdown.similarity,
-        model=breakdown.model,
-        confidence=breakdown.confidence,
-        needs_review=breakdown.needs_review,
-        advisories=[advisory.code for advisory in breakdown.advisories],
-        details={
+    result = GradingResult(**result_values(breakdown, version=version))
+    result.rubric_version = version
+    return result
+
+
+def result_values(breakdown: ScoreBreakdown, *, version: RubricVersion) -> dict[str, Any]:
+    """The columns of a ``GradingResult`` row (shared by the ORM and the bulk rescore path)."""
+    return {
+        "rubric_version_id": version.id,
+        "engine_version": ENGINE_VERSION,
+        "points": breakdown.points,
+        "max_points": breakdown.max_points,
+        "score": breakdown.score,
+        "keyword_coverage": breakdown.keyword_coverage,
+        "similarity": breakdown.similarity,
+        "model": breakdown.model,
+        "confidence": breakdown.confidence,
+        "needs_review": breakdown.needs_review,
+        "advisories": [advisory.code for advisory in breakdown.advisories],
+        "details": {
             "raw": breakdown.raw,
             "summary": breakdown.summary,
             "weights": version.content.get("weights", {}),
@@ -179,9 +186,7 @@ def _result_row(breakdown: ScoreBreakdown, *, version: RubricVersion) -> Grading
                 for c in breakdown.criteria
             ],
         },
-    )
-    result.rubric_version = version
-    return result
+    }
 
 
 def score_pending(session: Session, *, graders: GraderCache, limit: int = 1000) -> int:
