@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.api.ratelimit import client_address, limiter_of
 from service.config import Settings
 from service.db.models import ApiKey
+from service.db.session import session_scope
 from service.domain.keys import service as key_service
 from service.domain.rubrics.service import GraderCache
 from service.errors import Forbidden, Unauthorized
@@ -25,15 +26,8 @@ def get_session(request: Request) -> Iterator[Session]:
     that was never stored.
     """
     factory: sessionmaker[Session] = request.app.state.sessionmaker
-    session = factory()
-    try:
+    with session_scope(factory) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def get_graders(request: Request) -> GraderCache:

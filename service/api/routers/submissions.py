@@ -1,15 +1,18 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.orm import Session
 
 from service.api.deps import GradersDep, Instructor, Integration, Reader, SessionDep, SettingsDep
 from service.api.problems import ProblemDetail
 from service.api.routers.common import AUTH_ERRORS, NOT_FOUND
+from service.db.models import ApiKey
 from service.domain.idempotency import service as idempotency
 from service.domain.reviews import service as review_service
 from service.domain.reviews.schemas import OverrideCreate, OverrideList, OverrideRead
@@ -44,7 +47,22 @@ def public_base_url(request: Request, settings: SettingsDep) -> str:
     return settings.public_base_url or str(request.base_url)
 
 
-def _json_response(outcome: idempotency.Outcome) -> JSONResponse:
+def _run_idempotent(
+    session: Session,
+    principal: ApiKey,
+    key: str | None,
+    request: Request,
+    body: BaseModel,
+    action: Callable[[], tuple[int, Any]],
+) -> JSONResponse:
+    """Run ``action`` once per Idempotency-Key; a replay answers the original response."""
+    outcome = idempotency.run(
+        session,
+        owner=principal,
+        key=key,
+        request_hash=idempotency.fingerprint("POST", request.url.path, body.model_dump_json()),
+        action=action,
+    )
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
     return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
 
@@ -56,7 +74,6 @@ def _json_response(outcome: idempotency.Outcome) -> JSONResponse:
     summary="Submit an answer; it is scored at once (integration)",
     responses={
         202: {"model": SubmissionRead, "description": "Stored, but scoring is pending"},
-        409: {"model": ProblemDetail, "description": "Idempotency key reused (in flight)"},
         413: {"model": ProblemDetail, "description": "Request body too large"},
         **NOT_FOUND,
     },
@@ -79,14 +96,7 @@ def create_submission(
         status = 201 if submission.status == "scored" else 202
         return status, present_submission(submission, base_url=base_url).model_dump(mode="json")
 
-    outcome = idempotency.run(
-        session,
-        owner=principal,
-        key=idempotency_key,
-        request_hash=idempotency.fingerprint("POST", request.url.path, body.model_dump_json()),
-        action=action,
-    )
-    return _json_response(outcome)
+    return _run_idempotent(session, principal, idempotency_key, request, body, action)
 
 
 class BatchCreate(BaseModel):
@@ -138,14 +148,7 @@ def create_batch(
         batch = BatchResult(created=created, failed=len(results) - created, items=results)
         return 200, batch.model_dump(mode="json")
 
-    outcome = idempotency.run(
-        session,
-        owner=principal,
-        key=idempotency_key,
-        request_hash=idempotency.fingerprint("POST", request.url.path, body.model_dump_json()),
-        action=action,
-    )
-    return _json_response(outcome)
+    return _run_idempotent(session, principal, idempotency_key, request, body, action)
 
 
 def _batch_item(
