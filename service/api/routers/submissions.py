@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from service.api.deps import GradersDep, Instructor, Integration, Reader, SessionDep, SettingsDep
@@ -16,6 +16,7 @@ from service.db.models import ApiKey
 from service.domain.idempotency import service as idempotency
 from service.domain.reviews import service as review_service
 from service.domain.reviews.schemas import OverrideCreate, OverrideList, OverrideRead
+from service.domain.submissions import batch as batch_service
 from service.domain.submissions import service as submission_service
 from service.domain.submissions.presenters import present_submission
 from service.domain.submissions.schemas import (
@@ -25,7 +26,6 @@ from service.domain.submissions.schemas import (
     SubmissionPage,
     SubmissionRead,
 )
-from service.errors import DomainError
 
 router = APIRouter(prefix="/v1/submissions", tags=["submissions"], responses=AUTH_ERRORS)
 
@@ -140,68 +140,27 @@ def create_batch(
     base_url = public_base_url(request, settings)
 
     def action() -> tuple[int, Any]:
+        outcomes = batch_service.submit_batch(
+            session, graders=graders, principal=principal, items=body.items
+        )
         results = [
-            _batch_item(session, graders, principal, index, item, base_url)
-            for index, item in enumerate(body.items)
+            BatchItemResult(
+                index=outcome.index,
+                status=outcome.status,
+                submission=(
+                    present_submission(outcome.submission, base_url=base_url)
+                    if outcome.submission is not None
+                    else None
+                ),
+                error=ProblemDetail.model_validate(outcome.error) if outcome.error else None,
+            )
+            for outcome in outcomes
         ]
         created = sum(1 for r in results if r.status in (201, 202))
         batch = BatchResult(created=created, failed=len(results) - created, items=results)
         return 200, batch.model_dump(mode="json")
 
     return _run_idempotent(session, principal, idempotency_key, request, body, action)
-
-
-def _batch_item(
-    session: SessionDep,
-    graders: GradersDep,
-    principal: Integration,
-    index: int,
-    item: Any,
-    base_url: str,
-) -> BatchItemResult:
-    try:
-        create = SubmissionCreate.model_validate(item)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "item"
-        detail = f"{field}: {first['msg']}"
-        return BatchItemResult(
-            index=index,
-            status=422,
-            error=ProblemDetail(
-                type="https://grader.example.org/problems/validation-error",
-                title="Invalid request",
-                status=422,
-                detail=detail,
-                code="validation_error",
-                errors=[
-                    {"field": ".".join(str(p) for p in e["loc"]) or "item", "message": e["msg"]}
-                    for e in exc.errors()
-                ],
-            ),
-        )
-    try:
-        with session.begin_nested():
-            submission = submission_service.create_submission(
-                session, graders=graders, body=create, principal=principal
-            )
-    except DomainError as exc:
-        return BatchItemResult(
-            index=index,
-            status=exc.status_code,
-            error=ProblemDetail(
-                type="https://grader.example.org/problems/" + exc.code.replace("_", "-"),
-                title=exc.title,
-                status=exc.status_code,
-                detail=exc.detail,
-                code=exc.code,
-            ),
-        )
-    return BatchItemResult(
-        index=index,
-        status=201 if submission.status == "scored" else 202,
-        submission=present_submission(submission, base_url=base_url),
-    )
 
 
 @router.get("", response_model=SubmissionPage, summary="List and filter submissions")
