@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from service.api.deps import GradersDep, Instructor, Integration, Reader, SessionDep, SettingsDep
 from service.api.problems import ProblemDetail
 from service.api.routers.common import AUTH_ERRORS, NOT_FOUND
-from service.db.models import ApiKey
+from service.db.models import ApiKey, ScoreOverride
 from service.domain.idempotency import service as idempotency
 from service.domain.reviews import service as review_service
 from service.domain.reviews.schemas import OverrideCreate, OverrideList, OverrideRead
@@ -232,7 +232,7 @@ def list_overrides(
     return OverrideList(items=[_present_override(o) for o in overrides])
 
 
-def _present_override(override: Any) -> OverrideRead:
+def _present_override(override: ScoreOverride) -> OverrideRead:
     return OverrideRead(
         id=override.id,
         submission_id=override.submission_id,
