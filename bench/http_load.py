@@ -33,11 +33,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from tests.support.server import ServerProcess, run_command, service_env
+from tests.support.server import (
+    ServerProcess,
+    create_integration_key,
+    run_command,
+    service_env,
+)
 
 ADMIN_KEY = "grk_bench-admin-key-0123456789abcdefghijklmnopq"
 QUESTION_ID = "backchannel-q1"
@@ -191,18 +195,6 @@ def bench_server(
         server.stop()
 
 
-def integration_key(base_url: str) -> str:
-    response = httpx.post(
-        f"{base_url}/v1/keys",
-        json={"name": "bench LMS", "role": "integration"},
-        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-        timeout=30,
-    )
-    response.raise_for_status()
-    key: str = response.json()["key"]
-    return key
-
-
 def bench_database(
     name: str, database_url: str, args: argparse.Namespace, workdir: Path
 ) -> dict[str, list[RunResult]]:
@@ -211,7 +203,7 @@ def bench_database(
     with bench_server(
         database_url, workdir / f"server-{name}.log", workers=args.workers, extra_env=extra_env
     ) as server:
-        key = integration_key(server.base_url)
+        key = create_integration_key(server.base_url, admin_key=ADMIN_KEY, name="bench LMS")
         for run in range(args.runs):
             order = ["full", "bare"] if run % 2 == 0 else ["bare", "full"]
             for endpoint in order:

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import Engine
 
-from tests.conftest import ADMIN_KEY, auth
+from tests.conftest import ADMIN_KEY
+from tests.support import server as support_server
 from tests.support.server import ServerProcess, run_command, service_env
 
 
@@ -46,12 +46,6 @@ def server(server_env: dict[str, str], tmp_path: Path) -> Iterator[ServerProcess
 
 
 def create_integration_key(base_url: str) -> str:
-    response = httpx.post(
-        f"{base_url}/v1/keys",
-        json={"name": "reliability LMS", "role": "integration"},
-        headers=auth(ADMIN_KEY),
-        timeout=30,
+    return support_server.create_integration_key(
+        base_url, admin_key=ADMIN_KEY, name="reliability LMS"
     )
-    assert response.status_code == 201, response.text
-    key: str = response.json()["key"]
-    return key

@@ -45,6 +45,19 @@ def service_env(database_url: str, extra: Mapping[str, str] | None = None) -> di
     return env
 
 
+def create_integration_key(base_url: str, *, admin_key: str, name: str) -> str:
+    """A new integration key, created through the API by the bootstrap admin."""
+    response = httpx.post(
+        f"{base_url}/v1/keys",
+        json={"name": name, "role": "integration"},
+        headers={"Authorization": f"Bearer {admin_key}"},
+        timeout=30,
+    )
+    response.raise_for_status()
+    key: str = response.json()["key"]
+    return key
+
+
 def run_command(args: list[str], env: Mapping[str, str], timeout: float = 120.0) -> str:
     """``python -m service <args>`` to completion; its output, or an error with the output."""
     done = subprocess.run(
