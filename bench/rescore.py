@@ -53,7 +53,11 @@ from service.__main__ import alembic_config
 from service.db.base import utcnow
 from service.db.models import ApiKey, GradingResult, Question, RescoreJob, Submission
 from service.db.session import make_engine, make_sessionmaker, session_scope
+from service.domain.access.principal import Scope
 from service.domain.jobs.service import JobPolicy, create_rescore_job, run_next_job
+from service.domain.keys import service as key_service
+from service.domain.organizations import service as organization_service
+from service.domain.questions import service as question_service
 from service.domain.rubrics import service as rubric_service
 from service.domain.rubrics.service import GraderCache, load_rubric_file
 from service.domain.submissions.service import _result_row
@@ -91,19 +95,41 @@ def answers_for(n: int) -> list[str]:
     return [base[i % len(base)] for i in range(n)]
 
 
+def _question(session: Session) -> Question:
+    home = organization_service.ensure_default_organization(session)
+    return question_service.get_question(
+        session, Scope.organization(home.organization.id), QUESTION
+    )
+
+
 def populate(factory: sessionmaker[Session], graders: GraderCache, answers: Sequence[str]) -> int:
     """Seed question, keys and scored submissions; a new rubric version. Returns its id."""
     rng = random.Random(SEED)
     with session_scope(factory) as session:
-        rubric_service.import_document(session, load_rubric_file(RUBRIC), source="file")
-        poster = ApiKey(name="lms", role="integration", prefix="bench-lms", key_hash="0" * 64)
+        home = organization_service.ensure_default_organization(session)
+        org = home.organization.id
+        rubric_service.import_document(
+            session, load_rubric_file(RUBRIC), source="file", course=home.course
+        )
+        poster = ApiKey(
+            name="lms",
+            role="integration",
+            prefix="bench-lms",
+            key_hash="0" * 64,
+            organization_id=org,
+        )
         session.add(poster)
         session.add(
-            ApiKey(name="teacher", role="instructor", prefix="bench-tch", key_hash="1" * 64)
+            ApiKey(
+                name="teacher",
+                role="admin",
+                prefix="bench-tch",
+                key_hash="1" * 64,
+                organization_id=org,
+            )
         )
         session.flush()
-        question = session.get(Question, QUESTION)
-        assert question is not None
+        question = _question(session)
         version = rubric_service.current_version(session, question)
         grader = graders.get(version)
         # One stored result per distinct answer, reused for its repeats (same row content).
@@ -129,7 +155,9 @@ def populate(factory: sessionmaker[Session], graders: GraderCache, answers: Sequ
                 submissions.append(
                     {
                         "id": submission_id,
-                        "question_id": QUESTION,
+                        "question_id": question.id,
+                        "organization_id": question.organization_id,
+                        "course_id": question.course_id,
                         "learner_id": f"learner-{i}",
                         "answer": answer,
                         "status": "scored",
@@ -148,12 +176,13 @@ def populate(factory: sessionmaker[Session], graders: GraderCache, answers: Sequ
             session.execute(insert(GradingResult), results)
     # The rubric change: drop the first criterion, as an instructor editing the rubric would.
     with session_scope(factory) as session:
-        latest = rubric_service.list_versions(session, QUESTION)[-1]
+        question = _question(session)
+        latest = rubric_service.list_versions(session, question)[-1]
         content = dict(latest.content)
         content.pop("id", None)
         content["criteria"] = content["criteria"][1:]
-        outcome = rubric_service.update_rubric(session, QUESTION, content)
-        new = rubric_service.list_versions(session, QUESTION)[-1]
+        outcome = rubric_service.update_rubric(session, question, content)
+        new = rubric_service.list_versions(session, question)[-1]
         assert new.version == outcome.version
         graders.get(new)  # compile once, as a warm worker would have
         return new.id
@@ -164,8 +193,7 @@ def in_memory(
 ) -> float:
     """Seconds to grade ``answers`` with the new rubric's grader, nothing else."""
     with session_scope(factory) as session:
-        question = session.get(Question, QUESTION)
-        assert question is not None
+        question = _question(session)
         grader = graders.get(rubric_service.current_version(session, question))
     started = time.perf_counter()
     for answer in answers:
@@ -178,8 +206,9 @@ def end_to_end(
 ) -> tuple[float, RescoreJob]:
     """Seconds for a whole rescore job through the real job code, and the finished job."""
     with session_scope(factory) as session:
-        principal = session.scalars(select(ApiKey).where(ApiKey.role == "instructor")).one()
-        job_id = create_rescore_job(session, question_id=QUESTION, principal=principal).id
+        row = session.scalars(select(ApiKey).where(ApiKey.name == "teacher")).one()
+        principal = key_service.principal_for(session, row)
+        job_id = create_rescore_job(session, question=_question(session), principal=principal).id
     profiler = cProfile.Profile() if profile else None
     started = time.perf_counter()
     if profiler is not None:

@@ -34,6 +34,22 @@ def _configure(connection: Connection) -> None:
     )
 
 
+def _sqlite_foreign_keys(connection: Connection, *, enabled: bool) -> None:
+    """Batch mode rebuilds a SQLite table by copying it and dropping the original; with
+    foreign keys enforced, dropping a referenced table would cascade-delete (or refuse
+    because of) the rows that refer to it. SQLite's documented procedure for such changes
+    turns enforcement off outside the transaction and checks the keys before committing;
+    the PRAGMA is a no-op inside a transaction, so it goes to the driver connection, which
+    is in autocommit mode (see ``service.db.session``)."""
+    dbapi = connection.connection.driver_connection
+    assert dbapi is not None
+    if enabled:
+        problems = dbapi.execute("PRAGMA foreign_key_check").fetchall()
+        if problems:
+            raise RuntimeError(f"foreign key violations after migrating: {problems[:5]}")
+    dbapi.execute(f"PRAGMA foreign_keys={'ON' if enabled else 'OFF'}")
+
+
 def run_migrations_offline() -> None:
     context.configure(
         url=_url(),
@@ -56,9 +72,14 @@ def run_migrations_online() -> None:
     engine = make_engine(_url())
     try:
         with engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:
+                _sqlite_foreign_keys(connection, enabled=False)
             _configure(connection)
             with context.begin_transaction():
                 context.run_migrations()
+            if sqlite:
+                _sqlite_foreign_keys(connection, enabled=True)
     finally:
         engine.dispose()
 

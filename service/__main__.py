@@ -64,16 +64,21 @@ def bootstrap() -> None:
     """Create the first admin key on an empty database; print it once if generated."""
     from service.db.session import session_scope
     from service.domain.keys import service as key_service
+    from service.domain.organizations import service as organization_service
 
     settings = get_settings()
     configured = settings.bootstrap_admin_key
     with _session_factory() as factory, session_scope(factory) as session:
+        home = organization_service.ensure_default_organization(session)
         key = key_service.bootstrap_admin(
-            session, configured_key=configured.get_secret_value() if configured else None
+            session,
+            organization_id=home.organization.id,
+            configured_key=configured.get_secret_value() if configured else None,
         )
     if key is not None:
         sys.stdout.write(
-            "\nNo API keys existed, so an admin key was created. It is shown only now:\n\n"
+            "\nNo API keys existed, so an admin key of the default organisation (which can also\n"
+            "create organisations) was created. It is shown only now:\n\n"
             f"    {key}\n\n"
             "Create more with `python -m service keys create --role ...` or POST /v1/keys.\n\n"
         )
@@ -131,22 +136,37 @@ def keys(args: argparse.Namespace) -> int:
     import uuid
 
     from service.db.session import session_scope
+    from service.domain.access.principal import Role, Scope
     from service.domain.keys import service as key_service
+    from service.domain.organizations import service as organization_service
     from service.errors import DomainError
 
     with _session_factory() as factory, session_scope(factory) as session:
         try:
+            organization_service.ensure_default_organization(session)
+            organization = organization_service.get_organization_by_slug(session, args.organization)
+            scope = Scope.organization(organization.id)
             if args.keys_command == "create":
-                created = key_service.create_key(session, name=args.name, role=args.role)
+                courses = [
+                    organization_service.get_course(session, scope, organization.id, slug)
+                    for slug in args.course
+                ]
+                created = key_service.create_key(
+                    session,
+                    organization_id=organization.id,
+                    name=args.name,
+                    role=Role(args.role),
+                    courses=courses,
+                )
                 sys.stdout.write(f"{created.row.id} {created.row.role} {created.key}\n")
             elif args.keys_command == "list":
-                for row in key_service.list_keys(session):
+                for row in key_service.list_keys(session, scope):
                     state = "revoked" if row.revoked_at else "active"
                     sys.stdout.write(
                         f"{row.id} {row.role:<11} {state:<7} {row.prefix}… {row.name}\n"
                     )
             else:
-                key_service.revoke_key(session, uuid.UUID(args.key_id))
+                key_service.revoke_key(session, scope, uuid.UUID(args.key_id))
                 sys.stdout.write(f"revoked {args.key_id}\n")
         except (DomainError, ValueError) as exc:
             sys.stderr.write(f"error: {getattr(exc, 'detail', exc)}\n")
@@ -165,11 +185,22 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser.add_argument("--workers", type=int, default=1)
     sub.add_parser("worker", help="run background jobs and callback deliveries")
     keys_parser = sub.add_parser("keys", help="manage API keys")
+    keys_parser.add_argument(
+        "--organization",
+        default="default",
+        help="the organisation (its id) whose keys to manage (default: %(default)s)",
+    )
     keys_sub = keys_parser.add_subparsers(dest="keys_command", required=True)
     create_parser = keys_sub.add_parser("create", help="create a key and print it once")
     create_parser.add_argument("--name", required=True)
     create_parser.add_argument(
         "--role", required=True, choices=["admin", "instructor", "integration"]
+    )
+    create_parser.add_argument(
+        "--course",
+        action="append",
+        default=[],
+        help="instructor keys: a course id to grant (repeat for several)",
     )
     keys_sub.add_parser("list", help="list keys (never their secrets)")
     revoke_parser = keys_sub.add_parser("revoke", help="revoke a key by id")

@@ -24,12 +24,14 @@ from service.api.ratelimit import build_limiter, guard_anonymous_lookup, install
 from service.api.routers import (
     bench,
     callbacks,
+    courses,
     exports,
     feedback,
     health,
     jobs,
     keys,
     metrics,
+    organizations,
     questions,
     submissions,
 )
@@ -37,6 +39,7 @@ from service.api.routers.common import document_problem_responses
 from service.config import Settings, get_settings
 from service.db.session import make_engine, make_sessionmaker, session_scope
 from service.domain.keys import service as key_service
+from service.domain.organizations import service as organization_service
 from service.domain.rubrics import service as rubric_service
 from service.domain.rubrics.service import GraderCache
 from service.domain.submissions import service as submission_service
@@ -60,8 +63,12 @@ def sync_rubrics(factory: sessionmaker[Session], settings: Settings) -> None:
     for attempt in range(3):
         try:
             with session_scope(factory) as session:
+                # The shipped rubrics belong to the deployment's default course.
+                home = organization_service.ensure_default_organization(session)
                 for document in documents:
-                    rubric_service.import_document(session, document, source="file")
+                    rubric_service.import_document(
+                        session, document, source="file", course=home.course
+                    )
             return
         except IntegrityError:
             if attempt == 2:
@@ -82,7 +89,12 @@ def startup(
         # A deployer's GRADER_BOOTSTRAP_ADMIN_KEY becomes the first admin key (a generated
         # one is only made by `python -m service serve`, which can show it once).
         with session_scope(factory) as session:
-            key_service.bootstrap_admin(session, configured_key=configured.get_secret_value())
+            home = organization_service.ensure_default_organization(session)
+            key_service.bootstrap_admin(
+                session,
+                organization_id=home.organization.id,
+                configured_key=configured.get_secret_value(),
+            )
     # Answers left pending by a scoring failure are scored at the next start.
     with session_scope(factory) as session:
         scored = submission_service.score_pending(session, graders=graders)
@@ -146,7 +158,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIdMiddleware)
-    for module in (health, questions, submissions, keys, callbacks, jobs, exports):
+    for module in (
+        health,
+        organizations,
+        courses,
+        questions,
+        submissions,
+        keys,
+        callbacks,
+        jobs,
+        exports,
+    ):
         app.include_router(module.router)
     # A feedback link is its own credential: an unknown one counts as a failed credential.
     app.include_router(feedback.router, dependencies=[Depends(guard_anonymous_lookup)])

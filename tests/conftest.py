@@ -109,10 +109,20 @@ def client(app: FastAPI) -> Iterator[TestClient]:
         yield test_client
 
 
-def create_key(client: TestClient, role: str, name: str | None = None) -> str:
-    response = client.post(
-        "/v1/keys", json={"name": name or f"{role} key", "role": role}, headers=auth(ADMIN_KEY)
-    )
+def create_key(
+    client: TestClient,
+    role: str,
+    name: str | None = None,
+    *,
+    courses: list[str] | None = None,
+    admin_key: str = ADMIN_KEY,
+) -> str:
+    """A key of the admin's organisation; instructors get the default course unless
+    ``courses`` says otherwise."""
+    body: dict[str, object] = {"name": name or f"{role} key", "role": role}
+    if role == "instructor":
+        body["course_ids"] = ["default"] if courses is None else courses
+    response = client.post("/v1/keys", json=body, headers=auth(admin_key))
     assert response.status_code == 201, response.text
     key: str = response.json()["key"]
     return key

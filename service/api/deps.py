@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.api.ratelimit import client_address, limiter_of
 from service.config import Settings
-from service.db.models import ApiKey
 from service.db.session import session_scope
+from service.domain.access.principal import Principal, Role
 from service.domain.keys import service as key_service
 from service.domain.rubrics.service import GraderCache
 from service.errors import Forbidden, Unauthorized
@@ -54,46 +54,55 @@ def get_principal(
     request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> ApiKey:
-    """The request's API key, rate limited per key (429 with Retry-After).
+) -> Principal:
+    """The caller, resolved once per request: its organisation, role and courses.
 
-    An address that has sent too many unknown keys is refused before the lookup, so the
-    endpoint is not an unlimited oracle for guessing keys.
+    Rate limited per key (429 with Retry-After). An address that has sent too many unknown
+    keys is refused before the lookup, so the endpoint is not an unlimited oracle for
+    guessing keys.
     """
+    presented = credentials.credentials if credentials else None
     limiter = limiter_of(request)
     if limiter is None:
-        return key_service.authenticate(session, credentials.credentials if credentials else None)
-    address = client_address(request)
-    limiter.check_address(address)
-    try:
-        principal = key_service.authenticate(
-            session, credentials.credentials if credentials else None
-        )
-    except Unauthorized:
-        limiter.record_failure(address)
-        raise
-    limiter.hit_key(principal)
-    return principal
+        row = key_service.authenticate(session, presented)
+    else:
+        address = client_address(request)
+        limiter.check_address(address)
+        try:
+            row = key_service.authenticate(session, presented)
+        except Unauthorized:
+            limiter.record_failure(address)
+            raise
+        limiter.hit_key(row)
+    return key_service.principal_for(session, row)
 
 
-def require_role(*roles: str) -> Callable[[ApiKey], ApiKey]:
-    """A dependency that admits the listed roles (admin is always admitted)."""
-    allowed = frozenset({"admin", *roles})
+def require_role(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency that admits the listed roles (an organisation's admin always)."""
+    allowed = frozenset({Role.ADMIN, *roles})
 
-    def guard(principal: Annotated[ApiKey, Depends(get_principal)]) -> ApiKey:
+    def guard(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
         if principal.role not in allowed:
             raise Forbidden(
-                f"This action needs one of the roles {sorted(allowed)}; "
-                f"this key has role {principal.role!r}."
+                f"This action needs one of the roles {sorted(r.value for r in allowed)}; "
+                f"this key has role {principal.role.value!r}."
             )
         return principal
 
     return guard
 
 
-Principal = Annotated[ApiKey, Depends(get_principal)]
-Admin = Annotated[ApiKey, Depends(require_role("admin"))]
-Instructor = Annotated[ApiKey, Depends(require_role("instructor"))]
-Integration = Annotated[ApiKey, Depends(require_role("integration"))]
-# Reading submissions: instructors read all, integrations only their own (checked in services).
-Reader = Annotated[ApiKey, Depends(require_role("instructor", "integration"))]
+def require_operator(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    if not principal.is_operator:
+        raise Forbidden("This action needs the deployment operator's key.")
+    return principal
+
+
+Caller = Annotated[Principal, Depends(get_principal)]
+Operator = Annotated[Principal, Depends(require_operator)]
+Admin = Annotated[Principal, Depends(require_role(Role.ADMIN))]
+Instructor = Annotated[Principal, Depends(require_role(Role.INSTRUCTOR))]
+Integration = Annotated[Principal, Depends(require_role(Role.INTEGRATION))]
+# Reading questions and submissions: staff see their scope, integrations what they may
+# (their organisation's questions without rubric internals, the submissions they posted).
+Reader = Annotated[Principal, Depends(require_role(Role.INSTRUCTOR, Role.INTEGRATION))]

@@ -29,13 +29,70 @@ from service.db.base import Base, UTCDateTime, utcnow
 BigIntId = BigInteger().with_variant(Integer(), "sqlite")
 
 
+class Organization(Base):
+    """A school, district or LMS deployment: the unit of isolation. Nothing of one
+    organisation is visible to a caller of another."""
+
+    __tablename__ = "organization"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    # The public id (``POST /v1/organizations`` chooses it); unique in the deployment.
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Course(Base):
+    """A course of one organisation; questions belong to a course, and instructors are
+    granted courses. Each organisation has one default course (``is_default``), where
+    questions go when no course is named."""
+
+    __tablename__ = "course"
+    __table_args__ = (UniqueConstraint("organization_id", "slug"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id", ondelete="RESTRICT")
+    )
+    slug: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CourseGrant(Base):
+    """An instructor key's access to one course."""
+
+    __tablename__ = "course_grant"
+
+    api_key_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("api_key.id", ondelete="CASCADE"), primary_key=True
+    )
+    course_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("course.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Question(Base):
-    """A question, identified by a slug. Its current rubric is its newest ``RubricVersion``;
-    title, prompt and points are copied from that version so listings need no join."""
+    """A question of one course. Callers name it by ``slug`` (the API's ``question_id``),
+    unique within its organisation, so two schools can both have ``q1``. ``id`` is the
+    internal key the other tables refer to (questions stored before organisations keep
+    their old slug as id). Its current rubric is its newest ``RubricVersion``; title,
+    prompt and points are copied from that version so listings need no join."""
 
     __tablename__ = "question"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "slug"),
+        Index("ix_question_course_id_slug", "course_id", "slug"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64))
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id", ondelete="RESTRICT")
+    )
+    course_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("course.id", ondelete="RESTRICT"))
     title: Mapped[str] = mapped_column(String(200))
     prompt: Mapped[str] = mapped_column(Text)
     max_points: Mapped[float] = mapped_column(Float)
@@ -48,6 +105,7 @@ class Question(Base):
     rubric_versions: Mapped[list[RubricVersion]] = relationship(
         back_populates="question", lazy="raise", order_by="RubricVersion.version"
     )
+    course: Mapped[Course] = relationship(lazy="raise")
 
 
 class RubricVersion(Base):
@@ -76,14 +134,21 @@ class RubricVersion(Base):
 
 
 class ApiKey(Base):
-    """A caller. Only the SHA-256 of the key is stored; the key itself is shown once."""
+    """A caller of one organisation. Only the SHA-256 of the key is stored; the key itself
+    is shown once. ``is_operator`` adds the deployment's capability (creating
+    organisations) to a key; the role ``operator`` has only that."""
 
     __tablename__ = "api_key"
     __table_args__ = (
-        CheckConstraint("role IN ('admin', 'instructor', 'integration')", name="role"),
+        CheckConstraint("role IN ('operator', 'admin', 'instructor', 'integration')", name="role"),
+        Index("ix_api_key_organization_id_role", "organization_id", "role"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id", ondelete="RESTRICT")
+    )
+    is_operator: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     name: Mapped[str] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(16))
     # First characters of the key, so an admin can tell keys apart without the secret.
@@ -116,10 +181,18 @@ class Submission(Base):
         Index("ix_submission_question_id_created_at", "question_id", "created_at"),
         Index("ix_submission_learner_id_created_at", "learner_id", "created_at"),
         Index("ix_submission_api_key_id_created_at", "api_key_id", "created_at"),
+        Index("ix_submission_organization_id_learner_id", "organization_id", "learner_id"),
+        Index("ix_submission_course_id_created_at", "course_id", "created_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     question_id: Mapped[str] = mapped_column(ForeignKey("question.id", ondelete="RESTRICT"))
+    # The question's scope, copied onto the row so that every scoped query filters one
+    # table. A question never changes course, so the copies cannot go stale.
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id", ondelete="RESTRICT")
+    )
+    course_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("course.id", ondelete="RESTRICT"))
     learner_id: Mapped[str] = mapped_column(String(255))
     answer: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16))
@@ -237,6 +310,11 @@ class RescoreJob(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     question_id: Mapped[str] = mapped_column(ForeignKey("question.id", ondelete="CASCADE"))
+    # The question's scope: who may read the job.
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id", ondelete="RESTRICT")
+    )
+    course_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("course.id", ondelete="RESTRICT"))
     rubric_version_id: Mapped[int] = mapped_column(
         ForeignKey("rubric_version.id", ondelete="RESTRICT")
     )
@@ -261,6 +339,7 @@ class RescoreJob(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     rubric_version: Mapped[RubricVersion] = relationship(lazy="raise")
+    question: Mapped[Question] = relationship(lazy="raise")
 
 
 class CallbackDelivery(Base):
@@ -278,6 +357,10 @@ class CallbackDelivery(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    # The scope of the submission it reports (the receiving key's organisation).
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id", ondelete="RESTRICT")
+    )
     api_key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_key.id", ondelete="CASCADE"))
     submission_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("submission.id", ondelete="CASCADE")

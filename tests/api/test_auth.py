@@ -39,8 +39,8 @@ MATRIX: list[tuple[str, str, Any, set[str]]] = [
     ("GET", "/healthz", None, {"public"}),
     ("GET", "/readyz", None, {"public"}),
     ("GET", "/v1/feedback/{token}", None, {"public"}),
-    ("GET", "/v1/questions", None, {"admin", "instructor"}),
-    ("GET", f"/v1/questions/{Q}", None, {"admin", "instructor"}),
+    ("GET", "/v1/questions", None, {"admin", "instructor", "integration"}),
+    ("GET", f"/v1/questions/{Q}", None, {"admin", "instructor", "integration"}),
     ("POST", "/v1/questions", {**RUBRIC_BODY, "id": "new-q"}, {"admin", "instructor"}),
     ("PUT", f"/v1/questions/{Q}/rubric", None, {"admin", "instructor"}),
     ("GET", f"/v1/questions/{Q}/rubric-versions", None, {"admin", "instructor"}),
@@ -145,7 +145,17 @@ def test_key_is_shown_once_and_stored_only_as_a_hash(client: TestClient, app: Fa
     assert created["prefix"] == created["key"][:12]
     listed = client.get("/v1/keys").json()["items"]
     assert created["key"] not in str(listed)
-    assert {"id", "name", "role", "prefix", "created_at", "revoked_at"} == set(listed[-1])
+    assert {
+        "id",
+        "name",
+        "role",
+        "organization_id",
+        "is_operator",
+        "course_ids",
+        "prefix",
+        "created_at",
+        "revoked_at",
+    } == set(listed[-1])
     with app.state.engine.connect() as connection:
         from sqlalchemy import text
 

@@ -19,6 +19,7 @@ def test_list_questions_returns_the_three_seed_questions(client: TestClient) -> 
             "prompt": data["prompt"],
             "max_points": data["max_points"],
             "score_step": data["score_step"],
+            "course_id": "default",
             "rubric_version": 1,
         }
 

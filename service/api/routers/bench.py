@@ -14,6 +14,9 @@ from pydantic import BaseModel
 
 from service.api.deps import SessionDep
 from service.db.models import Submission
+from service.domain.access.principal import Scope
+from service.domain.organizations import service as organization_service
+from service.domain.questions import service as question_service
 from service.domain.submissions.repository import SubmissionRepository
 from service.domain.submissions.schemas import SubmissionCreate
 
@@ -26,12 +29,19 @@ class BareStored(BaseModel):
 
 @router.post("/submissions", status_code=201, response_model=BareStored)
 def store_submission(body: SubmissionCreate, session: SessionDep) -> BareStored:
+    # The question (of the default organisation) is looked up, as the full path must too.
+    home = organization_service.ensure_default_organization(session)
+    question = question_service.get_question(
+        session, Scope.organization(home.organization.id), body.question_id
+    )
     submission = Submission(
-        question_id=body.question_id,
+        question_id=question.id,
+        organization_id=question.organization_id,
+        course_id=question.course_id,
         learner_id=body.learner_id,
         answer=body.answer,
         status="pending",
     )
-    SubmissionRepository(session).add(submission)
+    SubmissionRepository(session, Scope.system()).add(submission)
     session.flush()
     return BareStored(id=submission.id)

@@ -16,18 +16,20 @@ router = APIRouter(prefix="/v1/callback", tags=["callbacks"], responses=AUTH_ERR
 
 @router.put("", response_model=CallbackRead, summary="Set this integration's callback URL")
 def set_callback(body: CallbackSet, session: SessionDep, principal: Integration) -> CallbackRead:
-    key_service.set_callback(session, principal, url=str(body.url), secret=body.secret)
-    return CallbackRead(url=principal.callback_url, configured=True)
+    key = key_service.own_key(session, principal)
+    key_service.set_callback(session, key, url=str(body.url), secret=body.secret)
+    return CallbackRead(url=key.callback_url, configured=True)
 
 
 @router.get("", response_model=CallbackRead, summary="This integration's callback URL")
-def get_callback(principal: Integration) -> CallbackRead:
-    return CallbackRead(url=principal.callback_url, configured=principal.callback_url is not None)
+def get_callback(session: SessionDep, principal: Integration) -> CallbackRead:
+    key = key_service.own_key(session, principal)
+    return CallbackRead(url=key.callback_url, configured=key.callback_url is not None)
 
 
 @router.delete("", response_model=CallbackRead, summary="Stop callbacks")
 def delete_callback(session: SessionDep, principal: Integration) -> CallbackRead:
-    key_service.clear_callback(session, principal)
+    key_service.clear_callback(session, key_service.own_key(session, principal))
     return CallbackRead(url=None, configured=False)
 
 
@@ -39,5 +41,6 @@ def list_deliveries(
     principal: Integration,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> DeliveryList:
-    deliveries = callback_service.list_deliveries(session, principal, limit=limit)
+    owner = key_service.own_key(session, principal)
+    deliveries = callback_service.list_deliveries(session, owner, limit=limit)
     return DeliveryList(items=[DeliveryRead.model_validate(d) for d in deliveries])

@@ -21,11 +21,13 @@ router = APIRouter(prefix="/v1/exports", tags=["exports"], responses=AUTH_ERRORS
 )
 def export_submissions(
     request: Request,
-    _principal: Instructor,
+    principal: Instructor,
     filters: Annotated[SubmissionFilter, Query()],
 ) -> StreamingResponse:
     # Streamed from its own session: the request's session closes before the body is sent.
-    rows = export_service.submission_rows(request.app.state.read_sessionmaker, filters)
+    rows = export_service.submission_rows(
+        request.app.state.read_sessionmaker, filters, scope=principal.scope
+    )
     return StreamingResponse(
         rows,
         media_type="text/csv; charset=utf-8",

@@ -6,7 +6,6 @@ from fastapi import APIRouter, Path
 
 from service.api.deps import SessionDep
 from service.api.routers.common import NOT_FOUND
-from service.domain.questions import service as question_service
 from service.domain.submissions import service as submission_service
 from service.domain.submissions.presenters import present_feedback
 from service.domain.submissions.schemas import FeedbackRead
@@ -25,5 +24,4 @@ def get_feedback(
     session: SessionDep,
 ) -> FeedbackRead:
     submission = submission_service.get_by_feedback_token(session, token)
-    question = question_service.get_question(session, submission.question_id)
-    return present_feedback(submission, prompt=question.prompt)
+    return present_feedback(submission, prompt=submission.question.prompt)

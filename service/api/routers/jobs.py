@@ -15,5 +15,5 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=AUTH_ERRORS)
 @router.get(
     "/{job_id}", response_model=JobRead, summary="A background job's progress", responses=NOT_FOUND
 )
-def get_job(job_id: uuid.UUID, session: SessionDep, _principal: Instructor) -> JobRead:
-    return job_service.present_job(job_service.get_job(session, job_id))
+def get_job(job_id: uuid.UUID, session: SessionDep, principal: Instructor) -> JobRead:
+    return job_service.present_job(job_service.get_job(session, principal.scope, job_id))

@@ -6,22 +6,31 @@ from fastapi import APIRouter
 
 from service.api.deps import Admin, SessionDep
 from service.api.problems import ProblemDetail
-from service.api.routers.common import AUTH_ERRORS
+from service.api.routers.common import AUTH_ERRORS, NOT_FOUND
 from service.domain.keys import service as key_service
 from service.domain.keys.schemas import KeyCreate, KeyCreated, KeyList, KeyRead
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"], responses=AUTH_ERRORS)
 
 
-@router.post("", status_code=201, response_model=KeyCreated, summary="Create an API key (admin)")
-def create_key(body: KeyCreate, session: SessionDep, _admin: Admin) -> KeyCreated:
-    created = key_service.create_key(session, name=body.name, role=body.role)
-    return KeyCreated(**KeyRead.model_validate(created.row).model_dump(), key=created.key)
+@router.post(
+    "",
+    status_code=201,
+    response_model=KeyCreated,
+    summary="Create an API key of your organisation (admin)",
+    responses=NOT_FOUND,
+)
+def create_key(body: KeyCreate, session: SessionDep, admin: Admin) -> KeyCreated:
+    """An instructor key is granted the courses named in `course_ids` (more later with
+    `PUT /v1/courses/{course_id}/instructors/{key_id}`)."""
+    created = key_service.create_key_for(session, admin, body)
+    return KeyCreated(**key_service.present_key(session, created.row).model_dump(), key=created.key)
 
 
-@router.get("", response_model=KeyList, summary="List API keys, without secrets (admin)")
-def list_keys(session: SessionDep, _admin: Admin) -> KeyList:
-    return KeyList(items=[KeyRead.model_validate(k) for k in key_service.list_keys(session)])
+@router.get("", response_model=KeyList, summary="List your organisation's keys (admin)")
+def list_keys(session: SessionDep, admin: Admin) -> KeyList:
+    rows = key_service.list_keys(session, admin.scope)
+    return KeyList(items=[key_service.present_key(session, k) for k in rows])
 
 
 @router.delete(
@@ -30,8 +39,8 @@ def list_keys(session: SessionDep, _admin: Admin) -> KeyList:
     summary="Revoke an API key (admin)",
     responses={
         404: {"model": ProblemDetail, "description": "Unknown key"},
-        409: {"model": ProblemDetail, "description": "The last active admin key"},
+        409: {"model": ProblemDetail, "description": "The organisation's last active admin key"},
     },
 )
-def revoke_key(key_id: uuid.UUID, session: SessionDep, _admin: Admin) -> KeyRead:
-    return KeyRead.model_validate(key_service.revoke_key(session, key_id))
+def revoke_key(key_id: uuid.UUID, session: SessionDep, admin: Admin) -> KeyRead:
+    return key_service.present_key(session, key_service.revoke_key(session, admin.scope, key_id))

@@ -4,13 +4,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path
 
-from service.api.deps import Instructor, SessionDep
+from service.api.deps import Instructor, Reader, SessionDep
 from service.api.problems import ProblemDetail
 from service.api.routers.common import AUTH_ERRORS, NOT_FOUND
 from service.domain.jobs import service as job_service
 from service.domain.jobs.schemas import JobRead
 from service.domain.questions import service as question_service
-from service.domain.questions.schemas import QuestionList, QuestionRead
+from service.domain.questions.schemas import QuestionList, QuestionPublicRead, QuestionRead
 from service.domain.reviews import service as review_service
 from service.domain.reviews.schemas import QuestionStats
 from service.domain.rubrics import service as rubric_service
@@ -52,10 +52,14 @@ _RUBRIC_EXAMPLE = {
 }
 
 
-@router.get("", response_model=QuestionList, summary="List questions (instructor)")
-def list_questions(session: SessionDep, _principal: Instructor) -> QuestionList:
-    questions = question_service.list_questions(session)
-    return QuestionList(items=[QuestionRead.model_validate(q) for q in questions])
+@router.get("", response_model=QuestionList, summary="List the questions you may see")
+def list_questions(session: SessionDep, principal: Reader) -> QuestionList:
+    """Staff see their courses' questions; an integration its organisation's, without the
+    course and rubric version (never rubric internals)."""
+    questions = question_service.list_questions(session, principal.scope)
+    return QuestionList(
+        items=[question_service.present_question(q, full=principal.is_staff) for q in questions]
+    )
 
 
 @router.post(
@@ -67,23 +71,29 @@ def list_questions(session: SessionDep, _principal: Instructor) -> QuestionList:
 )
 def create_question(
     session: SessionDep,
-    _principal: Instructor,
+    principal: Instructor,
     body: Annotated[dict[str, Any], Body(examples=[_RUBRIC_EXAMPLE])],
 ) -> RubricSaved:
-    """The body is a rubric document, as in `rubrics/*.yaml` (see the README)."""
-    outcome = rubric_service.create_question(session, body)
+    """The body is a rubric document, as in `rubrics/*.yaml` (see the README), with an
+    optional `course_id`: without one, the caller's only course or the organisation's
+    default course."""
+    outcome = question_service.create_question(session, principal, body)
     return RubricSaved(
         question_id=outcome.question_id, rubric_version=outcome.version, created=True
     )
 
 
 @router.get(
-    "/{question_id}", response_model=QuestionRead, summary="Get one question", responses=NOT_FOUND
+    "/{question_id}",
+    response_model=QuestionRead | QuestionPublicRead,
+    summary="Get one question",
+    responses=NOT_FOUND,
 )
 def get_question(
-    question_id: QuestionId, session: SessionDep, _principal: Instructor
-) -> QuestionRead:
-    return QuestionRead.model_validate(question_service.get_question(session, question_id))
+    question_id: QuestionId, session: SessionDep, principal: Reader
+) -> QuestionRead | QuestionPublicRead:
+    question = question_service.get_question(session, principal.scope, question_id)
+    return question_service.present_question(question, full=principal.is_staff)
 
 
 @router.put(
@@ -95,11 +105,12 @@ def get_question(
 def update_rubric(
     question_id: QuestionId,
     session: SessionDep,
-    _principal: Instructor,
+    principal: Instructor,
     body: Annotated[dict[str, Any], Body(examples=[_RUBRIC_EXAMPLE])],
 ) -> RubricSaved:
     """Old scores keep pointing at the version that produced them; rescore to apply it."""
-    outcome = rubric_service.update_rubric(session, question_id, body)
+    question = question_service.get_question(session, principal.scope, question_id)
+    outcome = rubric_service.update_rubric(session, question, body)
     return RubricSaved(
         question_id=question_id, rubric_version=outcome.version, created=outcome.created
     )
@@ -112,9 +123,10 @@ def update_rubric(
     responses=NOT_FOUND,
 )
 def list_rubric_versions(
-    question_id: QuestionId, session: SessionDep, _principal: Instructor
+    question_id: QuestionId, session: SessionDep, principal: Instructor
 ) -> RubricVersionList:
-    versions = rubric_service.list_versions(session, question_id)
+    question = question_service.get_question(session, principal.scope, question_id)
+    versions = rubric_service.list_versions(session, question)
     return RubricVersionList(
         question_id=question_id,
         items=[
@@ -139,7 +151,8 @@ def list_rubric_versions(
 )
 def rescore(question_id: QuestionId, session: SessionDep, principal: Instructor) -> JobRead:
     """Poll `GET /v1/jobs/{job_id}`. Overrides are never replaced."""
-    job = job_service.create_rescore_job(session, question_id=question_id, principal=principal)
+    question = question_service.get_question(session, principal.scope, question_id)
+    job = job_service.create_rescore_job(session, question=question, principal=principal)
     return job_service.present_job(job)
 
 
@@ -150,13 +163,14 @@ def rescore(question_id: QuestionId, session: SessionDep, principal: Instructor)
     responses=NOT_FOUND,
 )
 def calibrate(
-    question_id: QuestionId, body: CalibrateRequest, session: SessionDep, _principal: Instructor
+    question_id: QuestionId, body: CalibrateRequest, session: SessionDep, principal: Instructor
 ) -> CalibrationRead:
     """Graded answers (the instructor's overrides, and any sent here) become scored
     neighbours; with at least `min_examples` of them a calibration model is fitted too.
     Then `POST .../rescore` applies the new version to existing submissions."""
+    question = question_service.get_question(session, principal.scope, question_id)
     outcome = rubric_service.calibrate(
-        session, question_id, extra=body.graded_answers, use_overrides=body.use_overrides
+        session, question, extra=body.graded_answers, use_overrides=body.use_overrides
     )
     return CalibrationRead(
         question_id=question_id,
@@ -173,5 +187,6 @@ def calibrate(
     summary="How the question went (instructor)",
     responses=NOT_FOUND,
 )
-def stats(question_id: QuestionId, session: SessionDep, _principal: Instructor) -> QuestionStats:
-    return review_service.question_stats(session, question_id)
+def stats(question_id: QuestionId, session: SessionDep, principal: Instructor) -> QuestionStats:
+    question = question_service.get_question(session, principal.scope, question_id)
+    return review_service.question_stats(session, question)

@@ -12,8 +12,10 @@ from sqlalchemy.orm import Session
 from service.api.deps import GradersDep, Instructor, Integration, Reader, SessionDep, SettingsDep
 from service.api.problems import ProblemDetail
 from service.api.routers.common import AUTH_ERRORS, NOT_FOUND
-from service.db.models import ApiKey, ScoreOverride
+from service.db.models import ScoreOverride
+from service.domain.access.principal import Principal
 from service.domain.idempotency import service as idempotency
+from service.domain.keys import service as key_service
 from service.domain.reviews import service as review_service
 from service.domain.reviews.schemas import OverrideCreate, OverrideList, OverrideRead
 from service.domain.submissions import batch as batch_service
@@ -49,7 +51,7 @@ def public_base_url(request: Request, settings: SettingsDep) -> str:
 
 def _run_idempotent(
     session: Session,
-    principal: ApiKey,
+    principal: Principal,
     key: str | None,
     request: Request,
     body: BaseModel,
@@ -58,7 +60,7 @@ def _run_idempotent(
     """Run ``action`` once per Idempotency-Key; a replay answers the original response."""
     outcome = idempotency.run(
         session,
-        owner=principal,
+        owner=key_service.own_key(session, principal),
         key=key,
         request_hash=idempotency.fingerprint("POST", request.url.path, body.model_dump_json()),
         action=action,
@@ -171,11 +173,16 @@ def list_submissions(
     principal: Reader,
     query: Annotated[SubmissionListQuery, Query()],
 ) -> SubmissionPage:
-    """Instructors see every submission; an integration sees only those it posted.
+    """Instructors see their courses' submissions, admins their organisation's; an integration
+    sees only those it posted.
     `needs_review=true` is the review queue."""
     filters = SubmissionFilter.model_validate(query.model_dump(exclude={"cursor", "limit"}))
     page = submission_service.list_submissions(
-        session, filters=filters, cursor=query.cursor, limit=query.limit, principal=principal
+        session,
+        filters=filters,
+        cursor=query.cursor,
+        limit=query.limit,
+        scope=principal.submission_scope,
     )
     base_url = public_base_url(request, settings)
     return SubmissionPage(
@@ -197,7 +204,9 @@ def get_submission(
     settings: SettingsDep,
     principal: Reader,
 ) -> SubmissionRead:
-    submission = submission_service.get_submission(session, submission_id, principal=principal)
+    submission = submission_service.get_submission(
+        session, submission_id, scope=principal.submission_scope
+    )
     return present_submission(submission, base_url=public_base_url(request, settings))
 
 

@@ -75,6 +75,7 @@ def enqueue(
     if owner is None or not owner.is_active or not owner.callback_url:
         return None
     delivery = CallbackDelivery(
+        organization_id=submission.organization_id,
         api_key_id=owner.id,
         submission_id=submission.id,
         event=event,

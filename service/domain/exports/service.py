@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.domain.access.principal import Scope
 from service.domain.submissions.repository import SubmissionRepository
 from service.domain.submissions.schemas import SubmissionFilter
 
@@ -36,7 +37,9 @@ def _cell(value: object) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def submission_rows(factory: sessionmaker[Session], filters: SubmissionFilter) -> Iterator[str]:
+def submission_rows(
+    factory: sessionmaker[Session], filters: SubmissionFilter, *, scope: Scope
+) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
@@ -49,13 +52,13 @@ def submission_rows(factory: sessionmaker[Session], filters: SubmissionFilter) -
     writer.writerow(COLUMNS)
     yield flush()
     with factory() as session:
-        for submission in SubmissionRepository(session).iterate(filters):
+        for submission in SubmissionRepository(session, scope).iterate(filters):
             latest = submission.latest_result
             writer.writerow(
                 _cell(value)
                 for value in (
                     submission.id,
-                    submission.question_id,
+                    submission.question.slug,
                     submission.learner_id,
                     submission.created_at.isoformat(),
                     submission.status,

@@ -29,8 +29,9 @@ from service.db.models import (
     Submission,
 )
 from service.db.session import session_scope
+from service.domain.access.principal import Principal, Scope
+from service.domain.jobs.repository import JobRepository
 from service.domain.jobs.schemas import JobRead
-from service.domain.questions import service as question_service
 from service.domain.rubrics import service as rubric_service
 from service.domain.rubrics.service import GraderCache
 from service.domain.submissions import service as submission_service
@@ -46,36 +47,31 @@ class JobPolicy:
     lease_seconds: float = 30.0
 
 
-def create_rescore_job(session: Session, *, question_id: str, principal: ApiKey) -> RescoreJob:
-    question = question_service.get_question(session, question_id)
+def create_rescore_job(session: Session, *, question: Question, principal: Principal) -> RescoreJob:
     version = rubric_service.current_version(session, question)
-    total = session.scalar(
-        select(func.count()).select_from(Submission).where(Submission.question_id == question_id)
-    )
+    jobs = JobRepository(session, principal.scope)
     job = RescoreJob(
-        question_id=question_id,
+        question_id=question.id,
+        organization_id=question.organization_id,
+        course_id=question.course_id,
         rubric_version_id=version.id,
-        api_key_id=principal.id,
+        api_key_id=principal.key_id,
         status="queued",
-        total=total or 0,
+        total=jobs.count_submissions(question),
         processed=0,
         changed=0,
         failed=0,
     )
     job.rubric_version = version
-    session.add(job)
+    job.question = question
+    jobs.add(job)
     session.flush()
-    log.info("rescore job %s queued for %s (%d submissions)", job.id, question_id, job.total)
+    log.info("rescore job %s queued for %s (%d submissions)", job.id, question.id, job.total)
     return job
 
 
-def get_job(session: Session, job_id: uuid.UUID) -> RescoreJob:
-    stmt = (
-        select(RescoreJob)
-        .where(RescoreJob.id == job_id)
-        .options(selectinload(RescoreJob.rubric_version))
-    )
-    job = session.scalars(stmt).first()
+def get_job(session: Session, scope: Scope, job_id: uuid.UUID) -> RescoreJob:
+    job = JobRepository(session, scope).get(job_id)
     if job is None:
         raise NotFound(f"No job with id {job_id}.")
     return job
@@ -84,7 +80,7 @@ def get_job(session: Session, job_id: uuid.UUID) -> RescoreJob:
 def present_job(job: RescoreJob) -> JobRead:
     return JobRead(
         id=job.id,
-        question_id=job.question_id,
+        question_id=job.question.slug,
         rubric_version=job.rubric_version.version,
         status=job.status,
         total=job.total,

@@ -13,8 +13,11 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from service.db.base import utcnow
-from service.db.models import ApiKey
+from service.db.models import ApiKey, Course
+from service.domain.access.principal import Principal, Role, Scope
 from service.domain.keys.repository import KeyRepository
+from service.domain.keys.schemas import KeyCreate, KeyRead
+from service.domain.organizations import service as organization_service
 from service.errors import Conflict, NotFound, Unauthorized, UnprocessableRequest
 
 log = logging.getLogger(__name__)
@@ -41,13 +44,35 @@ class NewKey:
     key: str
 
 
-def create_key(session: Session, *, name: str, role: str, key: str | None = None) -> NewKey:
-    """Create a key; ``key`` lets a deployer choose the first admin key (bootstrap)."""
+def create_key(
+    session: Session,
+    *,
+    organization_id: uuid.UUID,
+    name: str,
+    role: Role,
+    key: str | None = None,
+    is_operator: bool = False,
+    courses: Sequence[Course] = (),
+) -> NewKey:
+    """Create a key of ``organization_id``; ``key`` lets a deployer choose the first admin
+    key (bootstrap). An instructor key is granted ``courses`` (of the same organisation)."""
+    if role is not Role.INSTRUCTOR and courses:
+        raise UnprocessableRequest("Only instructor keys are granted courses.")
     key = key or generate_key()
-    row = ApiKey(name=name, role=role, prefix=key[:VISIBLE_PREFIX_CHARS], key_hash=hash_key(key))
-    KeyRepository(session).add(row)
+    row = ApiKey(
+        id=uuid.uuid4(),
+        organization_id=organization_id,
+        name=name,
+        role=role.value,
+        is_operator=is_operator or role is Role.OPERATOR,
+        prefix=key[:VISIBLE_PREFIX_CHARS],
+        key_hash=hash_key(key),
+    )
+    KeyRepository(session, Scope.organization(organization_id)).add(row)
     session.flush()
-    log.info("api key %s created (role=%s)", row.id, role)
+    for course in courses:
+        organization_service.grant(session, api_key_id=row.id, course=course)
+    log.info("api key %s created (role=%s)", row.id, role.value)
     return NewKey(row=row, key=key)
 
 
@@ -61,48 +86,109 @@ def authenticate(session: Session, key: str | None) -> ApiKey:
     if not key:
         raise Unauthorized("An API key is required: send 'Authorization: Bearer <key>'.")
     digest = hash_key(key)
-    row = KeyRepository(session).get_by_hash(digest)
+    # The system scope: the key is what tells whose caller this is.
+    row = KeyRepository(session, Scope.system()).get_by_hash(digest)
     if row is None or not hmac.compare_digest(row.key_hash, digest) or not row.is_active:
         raise Unauthorized("The API key is not valid or has been revoked.")
     return row
 
 
-def list_keys(session: Session) -> Sequence[ApiKey]:
-    return KeyRepository(session).list_all()
+def principal_for(session: Session, row: ApiKey) -> Principal:
+    """The caller a key stands for: its organisation, role and (instructors) courses."""
+    role = Role(row.role)
+    courses = (
+        organization_service.granted_course_ids(session, row.id)
+        if role is Role.INSTRUCTOR
+        else frozenset()
+    )
+    return Principal(
+        key_id=row.id,
+        name=row.name,
+        role=role,
+        organization_id=row.organization_id,
+        course_ids=courses,
+        is_operator=row.is_operator,
+    )
 
 
-def revoke_key(session: Session, key_id: uuid.UUID) -> ApiKey:
-    repo = KeyRepository(session)
-    row = repo.get(key_id)
+def get_key(session: Session, scope: Scope, key_id: uuid.UUID) -> ApiKey:
+    row = KeyRepository(session, scope).get(key_id)
     if row is None:
         raise NotFound(f"No API key with id {key_id}.")
-    if row.revoked_at is None:
-        if row.role == "admin" and repo.count_active_admins() <= 1:
-            raise Conflict("This is the last active admin key; create another admin key first.")
-        row.revoked_at = utcnow()
-        session.flush()
-        log.info("api key %s revoked", row.id)
     return row
 
 
-def bootstrap_admin(session: Session, *, configured_key: str | None) -> str | None:
-    """On a database with no keys, create the first admin key.
+def own_key(session: Session, principal: Principal) -> ApiKey:
+    """The caller's own key row (its callback settings live there); authentication loaded
+    it into this session already, so this is an identity-map lookup, not a query."""
+    row = session.get(ApiKey, principal.key_id)
+    if row is None or row.organization_id != principal.organization_id:
+        raise NotFound("No such API key.")
+    return row
+
+
+def list_keys(session: Session, scope: Scope) -> Sequence[ApiKey]:
+    return KeyRepository(session, scope).list_all()
+
+
+def revoke_key(session: Session, scope: Scope, key_id: uuid.UUID) -> ApiKey:
+    """Revoke a key of the scope's organisation; its last active admin key stays.
+
+    The organisation row is locked first, so two admins revoking each other at the same
+    moment are serialised and the second sees the first's revocation (PostgreSQL row lock;
+    SQLite's write transactions are serialised already by BEGIN IMMEDIATE).
+    """
+    row = get_key(session, scope, key_id)
+    if row.revoked_at is None:
+        organization_service.lock_organization(session, row.organization_id)
+        session.refresh(row)
+        repo = KeyRepository(session, scope)
+        if row.revoked_at is None:
+            if row.role == Role.ADMIN.value and repo.count_active_admins(row.organization_id) <= 1:
+                raise Conflict(
+                    "This is the last active admin key of the organisation; "
+                    "create another admin key first."
+                )
+            row.revoked_at = utcnow()
+            session.flush()
+            log.info("api key %s revoked", row.id)
+    return row
+
+
+def bootstrap_admin(
+    session: Session, *, organization_id: uuid.UUID, configured_key: str | None
+) -> str | None:
+    """On a database with no keys, create the first key: the admin of the default
+    organisation, with the operator capability (the deployment owner's key).
 
     Returns the key when it was generated here (to be shown once), None when keys already
     exist or the deployer supplied ``configured_key`` (GRADER_BOOTSTRAP_ADMIN_KEY).
     """
-    repo = KeyRepository(session)
+    repo = KeyRepository(session, Scope.system())
     if configured_key:
         if len(configured_key) < MIN_BOOTSTRAP_KEY_CHARS:
             raise UnprocessableRequest(
                 f"GRADER_BOOTSTRAP_ADMIN_KEY must be at least {MIN_BOOTSTRAP_KEY_CHARS} characters."
             )
         if repo.get_by_hash(hash_key(configured_key)) is None and repo.count() == 0:
-            create_key(session, name="bootstrap admin", role="admin", key=configured_key)
+            create_key(
+                session,
+                organization_id=organization_id,
+                name="bootstrap admin",
+                role=Role.ADMIN,
+                key=configured_key,
+                is_operator=True,
+            )
         return None
     if repo.count() > 0:
         return None
-    return create_key(session, name="bootstrap admin", role="admin").key
+    return create_key(
+        session,
+        organization_id=organization_id,
+        name="bootstrap admin",
+        role=Role.ADMIN,
+        is_operator=True,
+    ).key
 
 
 def set_callback(session: Session, principal: ApiKey, *, url: str, secret: str) -> ApiKey:
@@ -117,3 +203,41 @@ def clear_callback(session: Session, principal: ApiKey) -> ApiKey:
     principal.callback_secret = None
     session.flush()
     return principal
+
+
+def present_key(session: Session, row: ApiKey) -> KeyRead:
+    organization = organization_service.get_organization(session, row.organization_id)
+    courses = (
+        organization_service.course_slugs(
+            session, sorted(organization_service.granted_course_ids(session, row.id))
+        )
+        if row.role == Role.INSTRUCTOR.value
+        else []
+    )
+    return KeyRead(
+        id=row.id,
+        name=row.name,
+        role=row.role,
+        organization_id=organization.slug,
+        is_operator=row.is_operator,
+        course_ids=courses,
+        prefix=row.prefix,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+def create_key_for(session: Session, admin: Principal, body: KeyCreate) -> NewKey:
+    """A key of the admin's organisation; instructor keys get the named courses (404 for a
+    course the organisation does not have)."""
+    courses = [
+        organization_service.get_course(session, admin.scope, admin.organization_id, slug)
+        for slug in dict.fromkeys(body.course_ids)
+    ]
+    return create_key(
+        session,
+        organization_id=admin.organization_id,
+        name=body.name,
+        role=Role(body.role),
+        courses=courses,
+    )

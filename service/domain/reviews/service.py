@@ -8,12 +8,13 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
-from service.db.models import ApiKey, ScoreOverride
+from service.db.models import Question, ScoreOverride
+from service.domain.access.principal import Principal, Scope
 from service.domain.callbacks import service as callback_service
-from service.domain.questions import service as question_service
+from service.domain.keys import service as key_service
+from service.domain.reviews.repository import ReviewRepository
 from service.domain.reviews.schemas import (
     CriterionStats,
     Distribution,
@@ -30,27 +31,28 @@ log = logging.getLogger(__name__)
 
 
 def create_override(
-    session: Session, *, submission_id: uuid.UUID, body: OverrideCreate, principal: ApiKey
+    session: Session, *, submission_id: uuid.UUID, body: OverrideCreate, principal: Principal
 ) -> ScoreOverride:
     """Record an instructor's score. The machine result stays; the override becomes effective."""
-    submission = submission_service.get_submission(session, submission_id, principal=principal)
+    submission = submission_service.get_submission(
+        session, submission_id, scope=principal.submission_scope
+    )
     max_points = submission.max_points
     if max_points is None:
-        question = question_service.get_question(session, submission.question_id)
-        max_points = question.max_points
+        max_points = submission.question.max_points
     if body.points > max_points:
         raise UnprocessableRequest(
             f"points {body.points:g} is above the maximum of {max_points:g} for this question."
         )
     override = ScoreOverride(
         submission_id=submission.id,
-        api_key_id=principal.id,
+        api_key_id=principal.key_id,
         old_points=submission.points,
         new_points=body.points,
         reason=body.reason,
     )
-    override.api_key = principal
-    session.add(override)
+    override.api_key = key_service.own_key(session, principal)
+    ReviewRepository(session).add(override)
     submission.points = body.points
     submission.max_points = max_points
     submission.is_overridden = True
@@ -63,30 +65,26 @@ def create_override(
         event="submission.overridden",
         payload=submission_service.callback_payload(submission),
     )
-    log.info("override %s on submission %s by key %s", override.id, submission.id, principal.id)
+    log.info("override %s on submission %s by key %s", override.id, submission.id, principal.key_id)
     return override
 
 
 def list_overrides(
-    session: Session, *, submission_id: uuid.UUID, principal: ApiKey
+    session: Session, *, submission_id: uuid.UUID, principal: Principal
 ) -> Sequence[ScoreOverride]:
-    submission_service.get_submission(session, submission_id, principal=principal)
-    stmt = (
-        select(ScoreOverride)
-        .where(ScoreOverride.submission_id == submission_id)
-        .options(selectinload(ScoreOverride.api_key))
-        .order_by(ScoreOverride.id)
+    submission = submission_service.get_submission(
+        session, submission_id, scope=principal.submission_scope
     )
-    return session.scalars(stmt).all()
+    return ReviewRepository(session).overrides_of(submission)
 
 
 def _rate(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
 
 
-def question_stats(session: Session, question_id: str) -> QuestionStats:
+def question_stats(session: Session, question: Question) -> QuestionStats:
     """Analytics over every submission of a question, streamed in pages."""
-    question = question_service.get_question(session, question_id)
+    question_id = question.slug
     version = rubric_service.current_version(session, question)
     criteria = {c["id"]: c["description"] for c in version.content["criteria"]}
     hits: Counter[str] = Counter()
@@ -95,7 +93,8 @@ def question_stats(session: Session, question_id: str) -> QuestionStats:
     differences: list[float] = []
     total = pending = needs_review = overridden = scored_with_result = 0
     filters = SubmissionFilter(question_id=question_id, sort="created_at")
-    for submission in SubmissionRepository(session).iterate(filters):
+    scope = Scope.organization(question.organization_id)
+    for submission in SubmissionRepository(session, scope).iterate(filters):
         total += 1
         needs_review += submission.needs_review
         if submission.status == "pending":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -14,11 +15,13 @@ import yaml
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from service.db.models import Question, RubricVersion
+from service.db.models import Course, Question, RubricVersion
+from service.domain.access.principal import Scope
+from service.domain.questions.repository import QuestionRepository
 from service.domain.rubrics.repository import RubricRepository
 from service.domain.rubrics.schemas import GradedAnswerDoc, RubricDocument
 from service.domain.submissions.repository import SubmissionRepository
-from service.errors import Conflict, NotFound, RubricInvalid
+from service.errors import Conflict, RubricInvalid
 from service.scoring import (
     ENGINE_VERSION,
     Calibration,
@@ -107,30 +110,51 @@ def load_rubric_dir(directory: Path) -> list[RubricDocument]:
 
 @dataclass(frozen=True)
 class ImportOutcome:
-    question_id: str
+    question: Question
     version: int
     created: bool
 
+    @property
+    def question_id(self) -> str:
+        return self.question.slug
+
 
 def import_document(
-    session: Session, document: RubricDocument, *, source: str, force: bool = False
+    session: Session,
+    document: RubricDocument,
+    *,
+    source: str,
+    course: Course,
+    force: bool = False,
 ) -> ImportOutcome:
     """Store ``document`` as a new rubric version unless it is already the newest from ``source``.
 
-    Idempotent: importing the same file twice creates nothing. Comparing against the newest
-    version *from the same source* means a restart never reverts an instructor's API edit.
+    The question is ``document.id`` within ``course``'s organisation; a new one is created
+    in ``course``. Idempotent: importing the same file twice creates nothing. Comparing
+    against the newest version *from the same source* means a restart never reverts an
+    instructor's API edit.
     """
     repo = RubricRepository(session)
     digest = document.content_hash()
-    question = repo.get_question(document.id)
+    question = QuestionRepository(session, Scope.organization(course.organization_id)).get_by_slug(
+        document.id
+    )
     if question is not None and not force:
-        previous = repo.latest_version(document.id, source=source)
+        previous = repo.latest_version(question, source=source)
         if previous is not None and previous.content_hash == digest:
-            return ImportOutcome(document.id, previous.version, created=False)
-    version = repo.max_version(document.id) + 1
+            return ImportOutcome(question, previous.version, created=False)
     if question is None:
-        question = Question(id=document.id, rubric_version=version)
+        version = 1
+        question = Question(
+            id=uuid.uuid4().hex,
+            slug=document.id,
+            organization_id=course.organization_id,
+            course_id=course.id,
+        )
+        question.course = course
         repo.add(question)
+    else:
+        version = repo.max_version(question) + 1
     question.title = document.title
     question.prompt = document.prompt
     question.max_points = document.max_points
@@ -146,28 +170,26 @@ def import_document(
         )
     )
     session.flush()
-    log.info("rubric %s version %d stored (source=%s)", document.id, version, source)
-    return ImportOutcome(document.id, version, created=True)
+    log.info("rubric %s version %d stored (source=%s)", question.id, version, source)
+    return ImportOutcome(question, version, created=True)
 
 
-def create_question(session: Session, data: dict[str, Any]) -> ImportOutcome:
+def create_question(session: Session, data: dict[str, Any], *, course: Course) -> ImportOutcome:
     """A new question from an instructor: validated like a file, stored as version 1."""
     document = validate_document(data, source="request body")
-    if RubricRepository(session).get_question(document.id) is not None:
+    scope = Scope.organization(course.organization_id)
+    if QuestionRepository(session, scope).get_by_slug(document.id) is not None:
         raise Conflict(f"A question with id {document.id!r} already exists; edit its rubric.")
-    return import_document(session, document, source="api")
+    return import_document(session, document, source="api", course=course)
 
 
-def update_rubric(session: Session, question_id: str, data: dict[str, Any]) -> ImportOutcome:
+def update_rubric(session: Session, question: Question, data: dict[str, Any]) -> ImportOutcome:
     """A new immutable rubric version for an existing question (a no-op if unchanged)."""
-    repo = RubricRepository(session)
-    if repo.get_question(question_id) is None:
-        raise NotFound(f"No question with id {question_id!r}.")
-    document = validate_document({**data, "id": question_id}, source="request body")
-    latest = repo.latest_version(question_id)
+    document = validate_document({**data, "id": question.slug}, source="request body")
+    latest = RubricRepository(session).latest_version(question)
     if latest is not None and latest.content_hash == document.content_hash():
-        return ImportOutcome(question_id, latest.version, created=False)
-    return import_document(session, document, source="api", force=True)
+        return ImportOutcome(question, latest.version, created=False)
+    return import_document(session, document, source="api", course=question.course, force=True)
 
 
 @dataclass(frozen=True)
@@ -180,7 +202,7 @@ class CalibrationOutcome:
 
 def calibrate(
     session: Session,
-    question_id: str,
+    question: Question,
     *,
     extra: Sequence[GradedAnswerDoc],
     use_overrides: bool,
@@ -193,33 +215,28 @@ def calibrate(
     same answer text counts once, the latest grade winning. With too few for a calibration
     the default weights keep scoring.
     """
-    question = RubricRepository(session).get_question(question_id)
-    if question is None:
-        raise NotFound(f"No question with id {question_id!r}.")
     current = RubricDocument.model_validate(current_version(session, question).content)
     merged: dict[str, float] = {g.answer: g.points for g in current.graded_answers}
     merged |= {g.answer: g.points for g in extra}
     if use_overrides:
-        merged |= dict(SubmissionRepository(session).overridden_answers(question_id))
+        scope = Scope.organization(question.organization_id)
+        merged |= dict(SubmissionRepository(session, scope).overridden_answers(question))
     graded = [GradedAnswerDoc(answer=a, points=p) for a, p in merged.items()]
     uncalibrated = current.model_copy(update={"graded_answers": graded, "calibration": None})
     fitted = Calibration.fit_if_enough([build_grader(uncalibrated)])
     document = uncalibrated.model_copy(
         update={"calibration": fitted.to_dict() if fitted is not None else None}
     )
-    outcome = update_rubric(session, question_id, document.model_dump(mode="json"))
-    return CalibrationOutcome(question_id, outcome.version, len(graded), fitted is not None)
+    outcome = update_rubric(session, question, document.model_dump(mode="json"))
+    return CalibrationOutcome(question.slug, outcome.version, len(graded), fitted is not None)
 
 
-def list_versions(session: Session, question_id: str) -> Sequence[RubricVersion]:
-    repo = RubricRepository(session)
-    if repo.get_question(question_id) is None:
-        raise NotFound(f"No question with id {question_id!r}.")
-    return repo.list_versions(question_id)
+def list_versions(session: Session, question: Question) -> Sequence[RubricVersion]:
+    return RubricRepository(session).list_versions(question)
 
 
 def current_version(session: Session, question: Question) -> RubricVersion:
-    version = RubricRepository(session).get_version(question.id, question.rubric_version)
+    version = RubricRepository(session).get_version(question, question.rubric_version)
     if version is None:  # guarded by the import, which writes both in one transaction
         raise LookupError(f"question {question.id} has no rubric version {question.rubric_version}")
     return version

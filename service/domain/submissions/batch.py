@@ -10,7 +10,8 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from service.db.models import ApiKey, Submission
+from service.db.models import Submission
+from service.domain.access.principal import Principal
 from service.domain.rubrics.service import GraderCache
 from service.domain.submissions import service as submission_service
 from service.domain.submissions.schemas import SubmissionCreate
@@ -28,7 +29,7 @@ class ItemOutcome:
 
 
 def submit_batch(
-    session: Session, *, graders: GraderCache, principal: ApiKey, items: Sequence[Any]
+    session: Session, *, graders: GraderCache, principal: Principal, items: Sequence[Any]
 ) -> list[ItemOutcome]:
     return [
         _submit_item(session, graders, principal, index, item) for index, item in enumerate(items)
@@ -40,7 +41,7 @@ def _field(loc: Sequence[Any]) -> str:
 
 
 def _submit_item(
-    session: Session, graders: GraderCache, principal: ApiKey, index: int, item: Any
+    session: Session, graders: GraderCache, principal: Principal, index: int, item: Any
 ) -> ItemOutcome:
     try:
         body = SubmissionCreate.model_validate(item)

@@ -64,7 +64,7 @@ def present_submission(submission: Submission, *, base_url: str | None = None) -
         feedback_url = f"{base_url.rstrip('/')}/v1/feedback/{submission.feedback_token}"
     return SubmissionRead(
         id=submission.id,
-        question_id=submission.question_id,
+        question_id=submission.question.slug,
         learner_id=submission.learner_id,
         answer=submission.answer,
         status="scored" if submission.status == "scored" else "pending",

@@ -8,12 +8,17 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from service.db.models import GradingResult, Submission
+from service.db.models import GradingResult, Question, Submission
+from service.domain.access.principal import Scope
+from service.domain.access.sql import scope_conditions
 from service.domain.submissions.schemas import SubmissionFilter
 
 
 def _with_results(stmt: Select[Submission]) -> Select[Submission]:
-    return stmt.options(selectinload(Submission.results).selectinload(GradingResult.rubric_version))
+    return stmt.options(
+        selectinload(Submission.results).selectinload(GradingResult.rubric_version),
+        selectinload(Submission.question),
+    )
 
 
 # Pending submissions have no points; sorting treats them as -1 so that the keyset is total
@@ -24,7 +29,9 @@ _points_sort_key = func.coalesce(Submission.points, -1.0)
 def _where(filters: SubmissionFilter) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if filters.question_id is not None:
-        conditions.append(Submission.question_id == filters.question_id)
+        # The public id; the repository's scope makes it unique (one organisation).
+        named = select(Question.id).where(Question.slug == filters.question_id)
+        conditions.append(Submission.question_id.in_(named))
     if filters.learner_id is not None:
         conditions.append(Submission.learner_id == filters.learner_id)
     if filters.status is not None:
@@ -70,18 +77,34 @@ def _order(sort: str) -> list[ColumnElement[Any]]:
 
 
 class SubmissionRepository:
-    def __init__(self, session: Session) -> None:
+    """Submissions within a scope (organisation, courses, and for an integration the
+    submissions it posted)."""
+
+    def __init__(self, session: Session, scope: Scope) -> None:
         self.session = session
+        self.scope = scope
+
+    def _scope(self) -> list[ColumnElement[bool]]:
+        return scope_conditions(
+            self.scope,
+            organization=Submission.organization_id,
+            course=Submission.course_id,
+            submitted_by=Submission.api_key_id,
+        )
 
     def add(self, obj: Submission | GradingResult) -> None:
         self.session.add(obj)
 
     def get(self, submission_id: uuid.UUID) -> Submission | None:
-        stmt = _with_results(select(Submission).where(Submission.id == submission_id))
+        stmt = _with_results(
+            select(Submission).where(Submission.id == submission_id, *self._scope())
+        )
         return self.session.scalars(stmt).first()
 
     def get_by_feedback_token(self, token: str) -> Submission | None:
-        stmt = _with_results(select(Submission).where(Submission.feedback_token == token))
+        stmt = _with_results(
+            select(Submission).where(Submission.feedback_token == token, *self._scope())
+        )
         return self.session.scalars(stmt).first()
 
     def list_page(
@@ -91,7 +114,7 @@ class SubmissionRepository:
         after: tuple[datetime, uuid.UUID, float | None] | None,
         limit: int,
     ) -> Sequence[Submission]:
-        stmt = select(Submission).where(*_where(filters))
+        stmt = select(Submission).where(*_where(filters), *self._scope())
         if after is not None:
             stmt = stmt.where(_keyset(filters.sort, after))
         stmt = stmt.order_by(*_order(filters.sort)).limit(limit)
@@ -109,12 +132,13 @@ class SubmissionRepository:
             after = (last.created_at, last.id, last.points)
             self.session.expunge_all()
 
-    def overridden_answers(self, question_id: str) -> list[tuple[str, float]]:
+    def overridden_answers(self, question: Question) -> list[tuple[str, float]]:
         """(answer, effective points) of the question's submissions an instructor overrode."""
         stmt = (
             select(Submission.answer, Submission.points)
             .where(
-                Submission.question_id == question_id,
+                *self._scope(),
+                Submission.question_id == question.id,
                 Submission.is_overridden.is_(True),
                 Submission.points.is_not(None),
             )
@@ -127,7 +151,7 @@ class SubmissionRepository:
     def list_pending_ids(self, limit: int) -> Sequence[uuid.UUID]:
         stmt = (
             select(Submission.id)
-            .where(Submission.status == "pending")
+            .where(Submission.status == "pending", *self._scope())
             .order_by(Submission.created_at)
             .limit(limit)
         )

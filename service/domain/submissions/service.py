@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from service import observability
 from service.db.models import ApiKey, GradingResult, Question, RubricVersion, Submission
+from service.domain.access.principal import Principal, Scope
 from service.domain.callbacks import service as callback_service
 from service.domain.questions import service as question_service
 from service.domain.rubrics import service as rubric_service
@@ -48,28 +49,34 @@ def create_submission(
     *,
     graders: GraderCache,
     body: SubmissionCreate,
-    principal: ApiKey | None = None,
+    principal: Principal,
 ) -> Submission:
     """Store the answer with its score, in one INSERT of each row.
 
-    If scoring fails the answer is still stored, with status ``pending``, and is scored
-    later instead of being lost (grading is pure: a failure there touches no database state).
+    The question is looked up in the caller's organisation (an integration posts to any of
+    its organisation's questions). If scoring fails the answer is still stored, with status
+    ``pending``, and is scored later instead of being lost (grading is pure: a failure there
+    touches no database state).
     """
-    question = question_service.get_question(session, body.question_id)
+    question = question_service.get_question(
+        session, Scope.organization(principal.organization_id), body.question_id
+    )
     submission = Submission(
         id=uuid.uuid4(),
         question=question,
+        organization_id=question.organization_id,
+        course_id=question.course_id,
         learner_id=body.learner_id,
         answer=body.answer,
         status="pending",
-        api_key_id=principal.id if principal is not None else None,
+        api_key_id=principal.key_id,
         feedback_token=new_feedback_token(),
         results=[],
     )
-    SubmissionRepository(session).add(submission)
+    SubmissionRepository(session, principal.submission_scope).add(submission)
     if score_submission(session, submission, question=question, graders=graders) is None:
         session.flush()
-    observability.count_submission(question.id)
+    observability.count_submission(question.slug)
     return submission
 
 
@@ -121,7 +128,7 @@ def score_submission(
     log.info(
         "scored submission %s question=%s points=%s engine=%s duration_ms=%.2f",
         submission.id,
-        question.id,
+        question.slug,
         breakdown.points,
         ENGINE_VERSION,
         (time.perf_counter() - started) * 1000,
@@ -191,37 +198,30 @@ def result_values(breakdown: ScoreBreakdown, *, version: RubricVersion) -> dict[
 
 def score_pending(session: Session, *, graders: GraderCache, limit: int = 1000) -> int:
     """Score submissions left pending by an earlier failure; returns how many succeeded."""
-    repo = SubmissionRepository(session)
+    repo = SubmissionRepository(session, Scope.system())
     scored = 0
     for submission_id in repo.list_pending_ids(limit):
         submission = repo.get(submission_id)
         if submission is None or submission.status != "pending":
             continue
-        question = question_service.get_question(session, submission.question_id)
+        question = question_service.get_by_internal_id(session, submission.question_id)
         scored += (
             score_submission(session, submission, question=question, graders=graders) is not None
         )
     return scored
 
 
-def get_submission(
-    session: Session, submission_id: uuid.UUID, *, principal: ApiKey | None = None
-) -> Submission:
-    """One submission; an integration only sees its own (others look like they don't exist)."""
-    submission = SubmissionRepository(session).get(submission_id)
-    if submission is None or not _may_read(principal, submission):
+def get_submission(session: Session, submission_id: uuid.UUID, *, scope: Scope) -> Submission:
+    """One submission within ``scope``; outside it, it looks like it does not exist."""
+    submission = SubmissionRepository(session, scope).get(submission_id)
+    if submission is None:
         raise NotFound(f"No submission with id {submission_id}.")
     return submission
 
 
-def _may_read(principal: ApiKey | None, submission: Submission) -> bool:
-    if principal is None or principal.role in ("admin", "instructor"):
-        return True
-    return submission.api_key_id == principal.id
-
-
 def get_by_feedback_token(session: Session, token: str) -> Submission:
-    submission = SubmissionRepository(session).get_by_feedback_token(token)
+    """The link is the student's credential: it names one submission, whoever asks."""
+    submission = SubmissionRepository(session, Scope.system()).get_by_feedback_token(token)
     if submission is None:
         raise NotFound("No feedback at this address; check the link you were given.")
     return submission
@@ -233,24 +233,16 @@ class Page:
     next_cursor: str | None
 
 
-def scope_filter(filters: SubmissionFilter, principal: ApiKey | None) -> SubmissionFilter:
-    """Integrations are limited to what they posted, whatever they ask for."""
-    if principal is not None and principal.role == "integration":
-        return filters.model_copy(update={"api_key_id": principal.id})
-    return filters
-
-
 def list_submissions(
     session: Session,
     *,
     filters: SubmissionFilter,
     cursor: str | None,
     limit: int,
-    principal: ApiKey | None = None,
+    scope: Scope,
 ) -> Page:
-    filters = scope_filter(filters, principal)
     after = decode_cursor(cursor, filters.sort) if cursor else None
-    rows = SubmissionRepository(session).list_page(filters, after=after, limit=limit + 1)
+    rows = SubmissionRepository(session, scope).list_page(filters, after=after, limit=limit + 1)
     items = rows[:limit]
     next_cursor = encode_cursor(items[-1], filters.sort) if len(rows) > limit else None
     return Page(items=items, next_cursor=next_cursor)
