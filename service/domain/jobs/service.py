@@ -15,14 +15,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from service import observability
 from service.db.base import utcnow
 from service.db.models import (
-    ApiKey,
-    GradingResult,
     Question,
     RescoreJob,
     RubricVersion,
@@ -104,19 +101,7 @@ def _claim(factory: sessionmaker[Session], policy: JobPolicy) -> Claim | None:
     """Take the oldest queued job, or a running one whose worker's lease has expired."""
     now = utcnow()
     with session_scope(factory) as session:
-        stmt = (
-            select(RescoreJob)
-            .where(
-                or_(
-                    RescoreJob.status == "queued",
-                    and_(RescoreJob.status == "running", RescoreJob.lease_until < now),
-                )
-            )
-            .order_by(RescoreJob.created_at)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
-        job = session.scalars(stmt).first()
+        job = JobRepository(session, Scope.system()).claimable(now)
         if job is None:
             return None
         if job.status == "queued":
@@ -140,12 +125,13 @@ def run_batch(
     payload shows the stored result, exactly as a live submission does.
     """
     with session_scope(factory) as session:
-        job = session.get(RescoreJob, claim.job_id, with_for_update=True)
+        jobs = JobRepository(session, Scope.system())
+        job = jobs.lock(claim.job_id)
         if job is None or job.status != "running" or job.lease_owner != claim.owner:
             return False
         version = rubric_service.get_version_by_id(session, job.rubric_version_id)
         question = session.get(Question, job.question_id)
-        rows = _next_rows(session, job, policy.batch_size)
+        rows = jobs.next_rows(job, policy.batch_size)
         if not rows or question is None:
             job.status = "succeeded"
             job.finished_at = utcnow()
@@ -154,12 +140,12 @@ def run_batch(
                 "rescore job %s done: %d processed, %d changed", job.id, job.processed, job.changed
             )
             return False
-        with_callbacks = _keys_with_callbacks(session, rows)
+        with_callbacks = jobs.keys_with_callbacks(rows)
         bulk = [row for row in rows if row.api_key_id not in with_callbacks]
         for outcome in _rescore_rows(session, graders, version, bulk):
             _count(job, outcome)
         callback_ids = [row.id for row in rows if row.api_key_id in with_callbacks]
-        for submission in _load(session, callback_ids):
+        for submission in jobs.load_submissions(callback_ids):
             _count(job, _rescore_one(session, graders, question, version, submission))
         last = rows[-1]
         job.cursor_created_at, job.cursor_id = last.created_at, last.id
@@ -221,11 +207,7 @@ def _rescore_rows(
                 {**values, "points": breakdown.points, "needs_review": breakdown.needs_review}
             )
         yield "changed" if row.machine_points != breakdown.points else "unchanged"
-    if results:
-        session.execute(insert(GradingResult), results)
-    for updates in (scored, overridden):
-        if updates:
-            session.execute(update(Submission), updates)
+    JobRepository(session, Scope.system()).write_results(results, scored, overridden)
 
 
 def _rescore_one(
@@ -254,66 +236,6 @@ def _rescore_one(
     if result is None:
         return "failed"
     return "changed" if before != result.points else "unchanged"
-
-
-def _keys_with_callbacks(session: Session, rows: Sequence[Any]) -> set[uuid.UUID]:
-    ids = {row.api_key_id for row in rows if row.api_key_id is not None}
-    if not ids:
-        return set()
-    stmt = select(ApiKey.id).where(
-        ApiKey.id.in_(ids), ApiKey.callback_url.is_not(None), ApiKey.revoked_at.is_(None)
-    )
-    return set(session.scalars(stmt).all())
-
-
-def _load(session: Session, ids: Sequence[uuid.UUID]) -> list[Submission]:
-    if not ids:
-        return []
-    stmt = (
-        select(Submission)
-        .where(Submission.id.in_(ids))
-        .order_by(Submission.created_at, Submission.id)
-        .options(selectinload(Submission.results).selectinload(GradingResult.rubric_version))
-    )
-    return list(session.scalars(stmt).all())
-
-
-def _next_rows(session: Session, job: RescoreJob, size: int) -> Sequence[Any]:
-    """The next submissions after the cursor, as plain rows with their newest result's
-    rubric version and engine. Only what existed when the job was created: ``total``
-    counted exactly these, and later submissions are scored with the new rubric anyway."""
-    newest = (
-        select(func.max(GradingResult.id))
-        .where(GradingResult.submission_id == Submission.id)
-        .correlate(Submission)
-        .scalar_subquery()
-    )
-    stmt = (
-        select(
-            Submission.id,
-            Submission.created_at,
-            Submission.answer,
-            Submission.machine_points,
-            Submission.is_overridden,
-            Submission.api_key_id,
-            GradingResult.rubric_version_id.label("latest_version_id"),
-            GradingResult.engine_version.label("latest_engine"),
-        )
-        .outerjoin(GradingResult, GradingResult.id == newest)
-        .where(Submission.question_id == job.question_id, Submission.created_at <= job.created_at)
-    )
-    if job.cursor_created_at is not None and job.cursor_id is not None:
-        stmt = stmt.where(
-            or_(
-                Submission.created_at > job.cursor_created_at,
-                and_(
-                    Submission.created_at == job.cursor_created_at,
-                    Submission.id > job.cursor_id,
-                ),
-            )
-        )
-    stmt = stmt.order_by(Submission.created_at, Submission.id).limit(size)
-    return session.execute(stmt).all()
 
 
 def run_next_job(
