@@ -22,6 +22,7 @@ from service.errors import Conflict, NotFound, RubricInvalid
 from service.scoring import (
     ENGINE_VERSION,
     Calibration,
+    CalibrationError,
     CriterionSpec,
     GradedAnswer,
     Grader,
@@ -79,6 +80,9 @@ def validate_document(data: Any, *, source: str) -> RubricDocument:
         build_grader(document)
     except RubricError as exc:
         raise RubricInvalid(source, exc.field, exc.problem) from exc
+    except CalibrationError as exc:
+        field = f"calibration.{exc.field}" if exc.field else "calibration"
+        raise RubricInvalid(source, field, f"not a valid calibration: {exc.problem}") from exc
     except (ScoringError, KeyError, TypeError, ValueError) as exc:
         raise RubricInvalid(source, "calibration", f"not a valid calibration: {exc}") from exc
     return document
