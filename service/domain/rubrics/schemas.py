@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from service.domain.submissions.schemas import limit_normalised_length
 from service.domain.validation import reject_control_characters
 from service.scoring import limits
 from service.scoring.keywords import MAX_AUTO_CRITERIA
@@ -115,6 +116,7 @@ class GradedAnswerDoc(_Strict):
     answer: Annotated[
         str,
         StringConstraints(min_length=1, max_length=limits.MAX_GRADED_ANSWER_CHARS),
+        AfterValidator(limit_normalised_length),
         AfterValidator(reject_control_characters),
         Field(description=f"At most {limits.MAX_GRADED_ANSWER_CHARS} characters."),
     ]
