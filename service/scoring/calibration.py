@@ -151,11 +151,11 @@ class LinearIsotonicModel:
         coef = _numbers(data.get("coef"), prefix + "coef", length=n)
         intercept = _number(data.get("intercept"), prefix + "intercept")
         iso_x = _numbers(data.get("iso_x"), prefix + "iso_x")
-        iso_y = _numbers(data.get("iso_y"), prefix + "iso_y", length=len(iso_x))
         if not 1 <= len(iso_x) <= MAX_THRESHOLDS:
             raise CalibrationError(
                 f"must have 1 to {MAX_THRESHOLDS} thresholds", field=prefix + "iso_x"
             )
+        iso_y = _numbers(data.get("iso_y"), prefix + "iso_y", length=len(iso_x))
         for name, values in (("iso_x", iso_x), ("iso_y", iso_y)):
             if any(b < a for a, b in itertools.pairwise(values)):
                 raise CalibrationError("must be non-decreasing", field=prefix + name)

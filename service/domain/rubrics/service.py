@@ -68,14 +68,19 @@ def build_grader(document: RubricDocument) -> Grader:
     return Grader(to_spec(document), graded=graded, calibration=calibration)
 
 
-def validate_document(data: Any, *, source: str) -> RubricDocument:
-    """Validate a parsed rubric and check that it compiles; ``RubricInvalid`` names the field."""
+def parse_document(data: Any, *, source: str) -> RubricDocument:
+    """Validate a parsed rubric against the schema only; ``RubricInvalid`` names the field."""
     try:
-        document = RubricDocument.model_validate(data)
+        return RubricDocument.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
         field = ".".join(str(part) for part in error["loc"]) or "(document)"
         raise RubricInvalid(source, field, error["msg"]) from exc
+
+
+def validate_document(data: Any, *, source: str) -> RubricDocument:
+    """Validate a parsed rubric and check that it compiles; ``RubricInvalid`` names the field."""
+    document = parse_document(data, source=source)
     try:
         build_grader(document)
     except RubricError as exc:
@@ -206,8 +211,21 @@ def calibrate(
     if use_overrides:
         merged |= dict(SubmissionRepository(session).overridden_answers(question_id))
     graded = [GradedAnswerDoc(answer=a, points=p) for a, p in merged.items()]
-    uncalibrated = current.model_copy(update={"graded_answers": graded, "calibration": None})
-    fitted = Calibration.fit_if_enough([build_grader(uncalibrated)])
+    # Validated like any new version before anything is fitted: the merged answers must
+    # fit the rubric's scale and limits (a 422 naming the field, never an engine error).
+    uncalibrated = parse_document(
+        {
+            **current.model_dump(mode="json"),
+            "graded_answers": [g.model_dump(mode="json") for g in graded],
+            "calibration": None,
+        },
+        source="request body",
+    )
+    try:
+        grader = build_grader(uncalibrated)
+    except RubricError as exc:
+        raise RubricInvalid("request body", exc.field, exc.problem) from exc
+    fitted = Calibration.fit_if_enough([grader])
     document = uncalibrated.model_copy(
         update={"calibration": fitted.to_dict() if fitted is not None else None}
     )
