@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 
@@ -188,20 +189,24 @@ class RubricDocument(_Strict):
         ),
     ] = None
 
+    @field_validator("graded_answers")
+    @classmethod
+    def _graded_total_length(cls, value: list[GradedAnswerDoc]) -> list[GradedAnswerDoc]:
+        total = sum(len(graded.answer) for graded in value)
+        if total > limits.MAX_GRADED_TOTAL_CHARS:
+            raise ValueError(
+                f"{total} characters of answers in all; at most "
+                f"{limits.MAX_GRADED_TOTAL_CHARS} are allowed"
+            )
+        return value
+
     @model_validator(mode="after")
     def _graded_within_scale(self) -> RubricDocument:
-        total = 0
         for index, graded in enumerate(self.graded_answers):
             if graded.points > self.max_points:
                 raise ValueError(
                     f"graded_answers[{index}].points {graded.points:g} is above max_points"
                 )
-            total += len(graded.answer)
-        if total > limits.MAX_GRADED_TOTAL_CHARS:
-            raise ValueError(
-                f"graded_answers: {total} characters in all; at most "
-                f"{limits.MAX_GRADED_TOTAL_CHARS} are allowed"
-            )
         return self
 
     def canonical_json(self) -> str:
