@@ -233,19 +233,22 @@ def derive_criteria(
     unseen = idf[""]
     keys: list[tuple[str, bool]] = []
     surface: dict[tuple[str, bool], str] = {}
+    # Index of every key in ``keys``: looked up, not searched, so that references with
+    # thousands of words compile in linear time.
+    position: dict[tuple[str, bool], int] = {}
     by_reference: list[tuple[int, ...]] = []
     for reference in references:
         tokens = [t for t in content_tokens(reference) if len(t.text) > 1 or t.text.isdigit()]
         kept = [t for t in tokens if t.stem not in demoted] or tokens
-        indices: list[int] = []
+        indices: dict[int, None] = {}  # an ordered set
         for token in kept:
             key = (token.stem, token.negated)
-            if key not in surface:
+            index = position.get(key)
+            if index is None:
                 surface[key] = f"not {token.text}" if token.negated else token.text
+                index = position[key] = len(keys)
                 keys.append(key)
-            index = keys.index(key)
-            if index not in indices:
-                indices.append(index)
+            indices[index] = None
         by_reference.append(tuple(indices))
     criteria = tuple(
         CriterionSpec(
