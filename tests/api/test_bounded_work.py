@@ -77,6 +77,8 @@ OVER_THE_LIMITS = [
     (_with("graded_answers", [{"answer": "a", "points": 1}] * 5001), "graded_answers"),
     (_with("graded_answers", [{"answer": "a" * 10_001, "points": 1}]), "graded_answers.0.answer"),
     (_with("graded_answers", [{"answer": "\ufdfa" * 556, "points": 1}]), "graded_answers.0.answer"),
+    # Steps so fine that max_points / score_step overflows (was a 500).
+    (_with("score_step", 5e-324), "score_step"),
 ]
 
 
