@@ -177,6 +177,17 @@ class Submission(Base):
     __tablename__ = "submission"
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'scored')", name="status"),
+        # Scores are finite and on the question's scale (NaN and inf fail these too). An
+        # override was within the scale it was given on; a later rubric with fewer points
+        # rescales the machine score but never rewrites an instructor's.
+        CheckConstraint(
+            "machine_points IS NULL OR (machine_points >= 0 AND machine_points <= max_points)",
+            name="machine_points_range",
+        ),
+        CheckConstraint(
+            "points IS NULL OR (points >= 0 AND (points <= max_points OR is_overridden))",
+            name="points_range",
+        ),
         Index("ix_submission_created_at_id", "created_at", "id"),
         Index("ix_submission_question_id_created_at", "question_id", "created_at"),
         Index("ix_submission_learner_id_created_at", "learner_id", "created_at"),
@@ -224,7 +235,16 @@ class GradingResult(Base):
     """One scoring of a submission by one rubric version and engine version."""
 
     __tablename__ = "grading_result"
-    __table_args__ = (Index("ix_grading_result_submission_id_id", "submission_id", "id"),)
+    __table_args__ = (
+        Index("ix_grading_result_submission_id_id", "submission_id", "id"),
+        # What the engine guarantees, enforced where it is stored (NaN and inf fail too).
+        CheckConstraint("points >= 0 AND points <= max_points", name="points_range"),
+        CheckConstraint("score >= 0 AND score <= 1", name="score_range"),
+        CheckConstraint(
+            "keyword_coverage >= 0 AND keyword_coverage <= 1", name="keyword_coverage_range"
+        ),
+        CheckConstraint("similarity >= 0 AND similarity <= 1", name="similarity_range"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     submission_id: Mapped[uuid.UUID] = mapped_column(

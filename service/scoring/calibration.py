@@ -13,6 +13,7 @@ a piecewise-linear interpolation in NumPy. No scikit-learn object is ever pickle
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -32,8 +33,29 @@ MIN_EXAMPLES = 20
 _ALPHAS = tuple(float(a) for a in np.logspace(-2, 3, 11))
 
 
+# Stored calibrations are data from outside (a file, an API body): every number must be
+# finite and at most this large, every scale at least MIN_SCALE, so that predicting can never
+# overflow to inf or NaN. A fitted model stays far inside both (features are about 0..1 and
+# ``fit`` floors scales at MIN_SCALE).
+MAX_MAGNITUDE = 1e6
+MIN_SCALE = 1e-9
+# Isotonic thresholds: at most one per graded answer a rubric may hold, and some to spare.
+MAX_THRESHOLDS = 10_000
+
+
+_MODEL_KEYS = ("kind", "features", "mean", "scale", "coef", "intercept", "iso_x", "iso_y")
+
+
 class CalibrationError(ScoringError):
-    """Too few graded answers to fit, or stored calibration data that cannot be used."""
+    """Too few graded answers to fit, or stored calibration data that cannot be used.
+
+    ``field``: where in the calibration data the problem is (e.g. ``base.iso_y``), if known.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+        self.problem = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,24 +114,54 @@ class LinearIsotonicModel:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> LinearIsotonicModel:
+    def from_dict(
+        cls,
+        data: Any,
+        *,
+        features: Sequence[str] | None = None,
+        field: str = "",
+    ) -> LinearIsotonicModel:
+        """Restore and validate a model; ``features``: the names it must have been fitted
+        on, in order. Anything that could make ``predict`` give a non-finite or
+        out-of-range score raises ``CalibrationError`` naming the field."""
+        prefix = f"{field}." if field else ""
+        if not isinstance(data, Mapping):
+            raise CalibrationError("must be an object", field=field or None)
         if data.get("kind") != "linear-isotonic":
-            raise CalibrationError(f"unknown model kind {data.get('kind')!r}")
-        model = cls(
-            features=tuple(str(f) for f in data["features"]),
-            mean=tuple(float(v) for v in data["mean"]),
-            scale=tuple(float(v) for v in data["scale"]),
-            coef=tuple(float(v) for v in data["coef"]),
-            intercept=float(data["intercept"]),
-            iso_x=tuple(float(v) for v in data["iso_x"]),
-            iso_y=tuple(float(v) for v in data["iso_y"]),
-        )
-        n = len(model.features)
-        if not (len(model.mean) == len(model.scale) == len(model.coef) == n) or not (
-            len(model.iso_x) == len(model.iso_y) >= 1
-        ):
-            raise CalibrationError("calibration arrays have inconsistent lengths")
-        return model
+            raise CalibrationError(
+                f"unknown model kind {data.get('kind')!r}", field=prefix + "kind"
+            )
+        unknown = sorted(set(data) - set(_MODEL_KEYS))
+        if unknown:
+            raise CalibrationError("unknown key", field=prefix + str(unknown[0]))
+        names = data.get("features")
+        if not isinstance(names, list) or not all(isinstance(f, str) for f in names):
+            raise CalibrationError("must be a list of feature names", field=prefix + "features")
+        if features is not None and tuple(names) != tuple(features):
+            raise CalibrationError(
+                "calibration was fitted on other features; refit it", field=prefix + "features"
+            )
+        n = len(names)
+        mean = _numbers(data.get("mean"), prefix + "mean", length=n)
+        scale = _numbers(data.get("scale"), prefix + "scale", length=n)
+        if any(v < MIN_SCALE for v in scale):
+            raise CalibrationError(
+                f"every scale must be at least {MIN_SCALE}", field=prefix + "scale"
+            )
+        coef = _numbers(data.get("coef"), prefix + "coef", length=n)
+        intercept = _number(data.get("intercept"), prefix + "intercept")
+        iso_x = _numbers(data.get("iso_x"), prefix + "iso_x")
+        if not 1 <= len(iso_x) <= MAX_THRESHOLDS:
+            raise CalibrationError(
+                f"must have 1 to {MAX_THRESHOLDS} thresholds", field=prefix + "iso_x"
+            )
+        iso_y = _numbers(data.get("iso_y"), prefix + "iso_y", length=len(iso_x))
+        for name, values in (("iso_x", iso_x), ("iso_y", iso_y)):
+            if any(b < a for a, b in itertools.pairwise(values)):
+                raise CalibrationError("must be non-decreasing", field=prefix + name)
+        if not all(0.0 <= v <= 1.0 for v in iso_y):
+            raise CalibrationError("every value must be within 0..1", field=prefix + "iso_y")
+        return cls(tuple(names), mean, scale, coef, intercept, iso_x, iso_y)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,21 +233,46 @@ class Calibration:
     def from_dict(cls, data: Mapping[str, Any]) -> Calibration:
         from service.scoring.engine import BASE_FEATURES, NEIGHBOUR_FEATURES
 
+        if not isinstance(data, Mapping):
+            raise CalibrationError("must be an object")
         if data.get("format") != FORMAT_VERSION:
-            raise CalibrationError(f"unsupported calibration format {data.get('format')!r}")
-        try:
-            base = LinearIsotonicModel.from_dict(data["base"])
-            neighbour = (
-                LinearIsotonicModel.from_dict(data["neighbour"]) if data.get("neighbour") else None
+            raise CalibrationError(
+                f"unsupported calibration format {data.get('format')!r}", field="format"
             )
-            n_examples = int(data["n_examples"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise CalibrationError(f"malformed calibration data: {exc}") from exc
-        if base.features != BASE_FEATURES or (
-            neighbour is not None and neighbour.features != NEIGHBOUR_FEATURES
-        ):
-            raise CalibrationError("calibration was fitted on other features; refit it")
+        unknown = sorted(set(data) - {"format", "n_examples", "base", "neighbour"})
+        if unknown:
+            raise CalibrationError("unknown key", field=str(unknown[0]))
+        n_examples = data.get("n_examples")
+        if isinstance(n_examples, bool) or not isinstance(n_examples, int) or n_examples < 0:
+            raise CalibrationError("must be a whole number, 0 or more", field="n_examples")
+        base = LinearIsotonicModel.from_dict(data.get("base"), features=BASE_FEATURES, field="base")
+        neighbour = (
+            LinearIsotonicModel.from_dict(
+                data["neighbour"], features=NEIGHBOUR_FEATURES, field="neighbour"
+            )
+            if data.get("neighbour") is not None
+            else None
+        )
         return cls(base, neighbour, n_examples)
+
+
+def _numbers(value: Any, field: str, *, length: int | None = None) -> tuple[float, ...]:
+    """A list of finite JSON numbers of at most ``MAX_MAGNITUDE`` (``length`` of them)."""
+    if not isinstance(value, list):
+        raise CalibrationError("must be a list of numbers", field=field)
+    if length is not None and len(value) != length:
+        raise CalibrationError(f"must have {length} values, not {len(value)}", field=field)
+    return tuple(_number(item, field) for item in value)
+
+
+def _number(value: Any, field: str) -> float:
+    """A finite JSON number of at most ``MAX_MAGNITUDE`` in size, as a float."""
+    # bool is an int subclass; strings such as "nan" would pass float().
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise CalibrationError("must be a number", field=field)
+    if not (-MAX_MAGNITUDE <= value <= MAX_MAGNITUDE):  # False for NaN; ints never overflow
+        raise CalibrationError(f"must be finite and at most {MAX_MAGNITUDE:g} in size", field=field)
+    return float(value)
 
 
 def _floats(values: np.ndarray) -> tuple[float, ...]:

@@ -14,13 +14,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from service.scoring import limits
 from service.scoring.advisories import Advisory, AnswerContext, apply_caps, assess
 from service.scoring.calibration import Calibration
-from service.scoring.errors import RubricError
+from service.scoring.errors import RubricError, ScoringError
 from service.scoring.keywords import (
+    MAX_AUTO_CRITERIA,
     CompiledCriterion,
     CompiledPhrasing,
     CriterionMatch,
+    StemIndex,
     compile_criterion,
     coverage,
     derive_criteria,
@@ -45,7 +48,7 @@ from service.scoring.types import (
 
 # Bump whenever any output of ``Grader.grade`` can change for the same rubric and answer:
 # stored results carry it, so old and new scores can always be told apart.
-ENGINE_VERSION = "2.1.0"
+ENGINE_VERSION = "2.2.0"
 
 _WEIGHT_TOLERANCE = 1e-6
 
@@ -122,9 +125,10 @@ class Grader:
         graded: Sequence[GradedAnswer] = (),
         calibration: Calibration | None = None,
     ) -> None:
-        _validate(rubric, has_graded=bool(graded))
+        graded = tuple(graded)
+        _validate(rubric, has_graded=bool(graded), graded=graded)
         self.rubric = rubric
-        self.graded = tuple(graded)
+        self.graded = graded
         self.calibration = calibration
         references = rubric.reference_answers
         material = [*rubric.background, *references]
@@ -142,6 +146,12 @@ class Grader:
                 compile_criterion(spec, field=f"criteria[{i}]")
                 for i, spec in enumerate(rubric.criteria)
             )
+        # Derived criteria reported per answer: the most informative terms (highest weight,
+        # the earlier on a tie), in the model answer's order. A long reference has hundreds
+        # of words; every one still counts towards coverage, but a result (stored with every
+        # submission) lists only these.
+        by_weight = sorted(range(len(self._terms)), key=lambda i: -self._terms[i].spec.weight)
+        self._reported = tuple(sorted(by_weight[:MAX_AUTO_CRITERIA]))
         self._term_matcher = _Matcher(self._terms)
         self._criteria_matcher = (
             self._term_matcher if self.auto_criteria else _Matcher(self.criteria)
@@ -242,6 +252,8 @@ class Grader:
             else:
                 vector = np.array([[features[name] for name in BASE_FEATURES]])
                 raw = float(calibration.base.predict(vector)[0])
+            # A validated calibration predicts within 0..1; this holds whatever it says.
+            raw = _unit(raw, "calibrated score")
         advisories: tuple[Advisory, ...] = ()
         if self._advisory_context is not None:
             advisories = assess(
@@ -255,19 +267,27 @@ class Grader:
         points = float(
             min(rubric.max_points, round_to_step(raw * rubric.max_points, rubric.score_step))
         )
+        if not 0 <= points <= rubric.max_points:  # also false for NaN
+            raise ScoringError(f"points {points!r} outside 0..{rubric.max_points:g}")
         confidence = _confidence(
             raw, (features["keyword_coverage"], similarity), measured.neighbours, rubric
         )
-        results = self._criteria_matcher.results(measured.matches)
+        if self.auto_criteria:
+            matches = measured.matches
+            counts = (sum(m.phrasing is not None for m in matches), len(matches))
+            results = self._term_matcher.results_at(matches, self._reported)
+        else:
+            results = self._criteria_matcher.results(measured.matches)
+            counts = (sum(r.met for r in results), len(results))
         return ScoreBreakdown(
             points=points,
             max_points=rubric.max_points,
             score=round(points / rubric.max_points, 4),
             raw=round(raw, 4),
-            keyword_coverage=round(features["keyword_coverage"], 4),
-            similarity=round(similarity, 4),
+            keyword_coverage=round(_unit(features["keyword_coverage"], "keyword coverage"), 4),
+            similarity=round(_unit(similarity, "similarity"), 4),
             criteria=results,
-            summary=_summary(results, points, rubric.max_points),
+            summary=_summary(counts, points, rubric.max_points),
             model=model,
             confidence=confidence,
             needs_review=confidence < REVIEW_THRESHOLD
@@ -423,6 +443,8 @@ class _Found:
 
     stems: frozenset[str]
     first: dict[tuple[str, bool], int]
+    # Positions of every stem, for phrasings of several words (built on first use).
+    index: StemIndex
 
     @classmethod
     def of(cls, tokens: Sequence[Token]) -> _Found:
@@ -430,7 +452,7 @@ class _Found:
         keys = list(zip(stems, map(_NEGATED, tokens), strict=True))
         # Built back to front, so the earliest position of a repeated key is the one kept.
         first = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
-        return cls(frozenset(stems), first)
+        return cls(frozenset(stems), first, StemIndex(tokens))
 
 
 _STEM = operator.attrgetter("stem")
@@ -514,10 +536,17 @@ class _Matcher:
             if len(phrasing.stems) == 1:
                 return (position,), phrasing
             if needed <= found.stems:  # find_phrasing fails unless every stem occurs
-                where = find_phrasing(tokens, phrasing.stems, negated=negated)
+                where = find_phrasing(tokens, phrasing.stems, negated=negated, index=found.index)
                 if where is not None:
                     return where, phrasing
         return (), None
+
+    def results_at(
+        self, matches: Sequence[CriterionMatch], indices: Sequence[int]
+    ) -> tuple[CriterionResult, ...]:
+        """``results(matches)`` at ``indices`` only."""
+        unmet = self.unmet_results
+        return tuple(_criterion_result(matches[i]) if matches[i].met else unmet[i] for i in indices)
 
     def results(self, matches: Sequence[CriterionMatch]) -> tuple[CriterionResult, ...]:
         """``_criterion_result`` of each match (of these criteria, in order)."""
@@ -526,6 +555,14 @@ class _Matcher:
             _criterion_result(match) if match.met else unmet[index]
             for index, match in enumerate(matches)
         )
+
+
+def _unit(value: float, what: str) -> float:
+    """``value`` clamped to 0..1 (unchanged when inside); a non-finite one is an engine
+    error, never a stored score."""
+    if not math.isfinite(value):
+        raise ScoringError(f"{what} is not a finite number ({value!r})")
+    return min(1.0, max(0.0, value))
 
 
 def _fraction(points: float, max_points: float) -> float:
@@ -558,10 +595,16 @@ def _confidence(
     return round(max(0.0, min(1.0, 0.5 * agreement + 0.5 * margin)), 4)
 
 
-def _validate(rubric: RubricSpec, *, has_graded: bool = False) -> None:
-    if not rubric.max_points > 0:
+def _validate(
+    rubric: RubricSpec, *, has_graded: bool = False, graded: Sequence[GradedAnswer] = ()
+) -> None:
+    _validate_limits(rubric, graded)
+    if not (math.isfinite(rubric.max_points) and rubric.max_points > 0):
         raise RubricError("max_points", "must be greater than 0")
-    if not 0 < rubric.score_step <= rubric.max_points:
+    if not (
+        0 < rubric.score_step <= rubric.max_points
+        and math.isfinite(rubric.max_points / rubric.score_step)
+    ):
         raise RubricError("score_step", "must be greater than 0 and at most max_points")
     if not math.isclose(
         rubric.max_points / rubric.score_step, round(rubric.max_points / rubric.score_step)
@@ -583,8 +626,67 @@ def _validate(rubric: RubricSpec, *, has_graded: bool = False) -> None:
         if criterion.id in seen:
             raise RubricError(f"criteria[{index}].id", f"duplicate criterion id {criterion.id!r}")
         seen.add(criterion.id)
-        if not criterion.weight > 0:
+        if not (math.isfinite(criterion.weight) and criterion.weight > 0):
             raise RubricError(f"criteria[{index}].weight", "must be greater than 0")
+
+
+def _too_long(field: str, text: str, limit: int) -> None:
+    if len(text) > limit:
+        raise RubricError(field, f"{len(text)} characters; at most {limit} are allowed")
+
+
+def _too_many(field: str, items: Sequence[object], limit: int, what: str) -> None:
+    if len(items) > limit:
+        raise RubricError(field, f"{len(items)} {what}; at most {limit} are allowed")
+
+
+def _validate_limits(rubric: RubricSpec, graded: Sequence[GradedAnswer]) -> None:
+    """The documented limits (``service.scoring.limits``), checked before anything is
+    compiled, so that no rubric makes compiling or grading take unbounded time."""
+    _too_long("prompt", rubric.prompt, limits.MAX_PROMPT_CHARS)
+    _too_many(
+        "reference_answers", rubric.reference_answers, limits.MAX_REFERENCE_ANSWERS, "answers"
+    )
+    for index, reference in enumerate(rubric.reference_answers):
+        _too_long(f"reference_answers[{index}]", reference, limits.MAX_REFERENCE_CHARS)
+    background = sum(map(len, rubric.background)) + max(0, len(rubric.background) - 1)
+    if background > limits.MAX_BACKGROUND_CHARS:
+        raise RubricError(
+            "background",
+            f"{background} characters; at most {limits.MAX_BACKGROUND_CHARS} are allowed",
+        )
+    _too_many("criteria", rubric.criteria, limits.MAX_CRITERIA, "criteria")
+    for index, criterion in enumerate(rubric.criteria):
+        field = f"criteria[{index}]"
+        _too_long(f"{field}.description", criterion.description, limits.MAX_DESCRIPTION_CHARS)
+        _too_long(f"{field}.feedback.hit", criterion.feedback_hit, limits.MAX_FEEDBACK_CHARS)
+        _too_long(f"{field}.feedback.miss", criterion.feedback_miss, limits.MAX_FEEDBACK_CHARS)
+        _too_many(
+            f"{field}.phrasings",
+            criterion.phrasings,
+            limits.MAX_PHRASINGS_PER_CRITERION,
+            "phrasings",
+        )
+        for number, phrasing in enumerate(criterion.phrasings):
+            _too_long(f"{field}.phrasings[{number}]", phrasing, limits.MAX_PHRASING_CHARS)
+            words = len(tokenize(phrasing))
+            if words > limits.MAX_PHRASING_WORDS:
+                raise RubricError(
+                    f"{field}.phrasings[{number}]",
+                    f"{words} words; at most {limits.MAX_PHRASING_WORDS} are allowed",
+                )
+    _too_many("graded_answers", graded, limits.MAX_GRADED_ANSWERS, "graded answers")
+    total = 0
+    for index, answer in enumerate(graded):
+        _too_long(f"graded_answers[{index}].answer", answer.answer, limits.MAX_GRADED_ANSWER_CHARS)
+        if not (math.isfinite(answer.points) and 0 <= answer.points <= rubric.max_points):
+            raise RubricError(f"graded_answers[{index}].points", "must be within 0..max_points")
+        total += len(answer.answer)
+    if total > limits.MAX_GRADED_TOTAL_CHARS:
+        raise RubricError(
+            "graded_answers",
+            f"{total} characters in all; at most {limits.MAX_GRADED_TOTAL_CHARS} are allowed",
+        )
 
 
 def _criterion_result(match: CriterionMatch) -> CriterionResult:
@@ -600,9 +702,9 @@ def _criterion_result(match: CriterionMatch) -> CriterionResult:
     )
 
 
-def _summary(results: tuple[CriterionResult, ...], points: float, max_points: float) -> str:
-    met = sum(result.met for result in results)
-    total = len(results)
+def _summary(counts: tuple[int, int], points: float, max_points: float) -> str:
+    """``counts``: criteria met and criteria in all (every derived term, reported or not)."""
+    met, total = counts
     head = f"You scored {points:g} out of {max_points:g} and covered {met} of {total} key ideas."
     if met == total:
         return head

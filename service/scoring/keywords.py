@@ -24,7 +24,8 @@ from service.scoring.text import Token, content_stems, content_tokens
 from service.scoring.types import CriterionSpec, Span
 
 DEFAULT_MAX_GAP = 2
-# Automatic criteria reported per answer (all reference words still count towards coverage).
+# Automatic criteria reported per answer (all reference words still count towards coverage):
+# the most informative ones, chosen once per rubric by ``Grader``.
 MAX_AUTO_CRITERIA = 12
 AUTO_ID_PREFIX = "term-"
 
@@ -59,34 +60,102 @@ def compile_criterion(spec: CriterionSpec, *, field: str) -> CompiledCriterion:
     return CompiledCriterion(spec, tuple(compiled))
 
 
+class StemIndex:
+    """Where each stem occurs in a token sequence, as bitsets (bit ``i``: token ``i``).
+
+    Built lazily, once per answer: a rubric's phrasings all read the same index, and an
+    answer that no multi-word phrasing needs never pays for it.
+    """
+
+    __slots__ = ("_masks", "_negated", "_positions", "_tokens")
+
+    def __init__(self, tokens: Sequence[Token]) -> None:
+        self._tokens = tokens
+        self._positions: dict[str, list[int]] | None = None
+        self._negated = 0
+        self._masks: dict[str, int] = {}
+
+    def _build(self) -> dict[str, list[int]]:
+        positions: dict[str, list[int]] = {}
+        negated: list[int] = []
+        for index, token in enumerate(self._tokens):
+            positions.setdefault(token.stem, []).append(index)
+            if token.negated:
+                negated.append(index)
+        self._negated = _bits(negated)
+        self._positions = positions
+        return positions
+
+    def mask(self, stem: str) -> int:
+        """The tokens with this stem."""
+        mask = self._masks.get(stem)
+        if mask is None:
+            positions = self._positions if self._positions is not None else self._build()
+            mask = self._masks[stem] = _bits(positions.get(stem, ()))
+        return mask
+
+    def polarity(self, stem: str, negated: bool) -> int:
+        """The tokens with this stem and this polarity (negated or not)."""
+        mask = self.mask(stem)
+        return mask & self._negated if negated else mask & ~self._negated
+
+
+def _bits(positions: Sequence[int]) -> int:
+    """An int with exactly the bits ``positions`` set, in time linear in the last one."""
+    if not positions:
+        return 0
+    if len(positions) == 1:
+        return 1 << positions[0]
+    packed = bytearray((positions[-1] >> 3) + 1)
+    for position in positions:
+        packed[position >> 3] |= 1 << (position & 7)
+    return int.from_bytes(packed, "little")
+
+
 def find_phrasing(
     tokens: Sequence[Token],
     stems: Sequence[str],
     *,
     max_gap: int = DEFAULT_MAX_GAP,
     negated: bool = False,
+    index: StemIndex | None = None,
 ) -> tuple[int, ...] | None:
     """Indices into ``tokens`` (content tokens) of the first ordered match of ``stems``
-    whose first word has the wanted polarity (``negated``)."""
+    whose first word has the wanted polarity (``negated``); ``index``: ``StemIndex(tokens)``,
+    if the caller has one.
 
-    def extend(matched: list[int]) -> list[int] | None:
-        if len(matched) == len(stems):
-            return matched
-        wanted = stems[len(matched)]
-        last = matched[-1]
-        for index in range(last + 1, min(len(tokens), last + max_gap + 2)):
-            if tokens[index].stem == wanted:
-                found = extend([*matched, index])
-                if found is not None:
-                    return found
+    "First" is the lexicographically smallest tuple of indices: the earliest start, then the
+    earliest second word that still allows a complete match, and so on (what a depth-first
+    search trying the nearest word first returns). A plain search backtracks exponentially
+    on repeated stems ("secret secret ... talks" against an answer of many "secret"s); here
+    every word's feasible positions are computed once, back to front, as bitsets, so the
+    work is a few big-integer operations per phrasing word: linear in the answer's length.
+    """
+    if index is None:
+        index = StemIndex(tokens)
+    reach = max_gap + 1
+    # feasible[j]: positions where stems[j] occurs and stems[j + 1:] can still follow.
+    feasible = [0] * len(stems)
+    following = feasible[-1] = index.mask(stems[-1])
+    for position in range(len(stems) - 2, -1, -1):
+        if not following:
+            return None
+        window = 0
+        for distance in range(1, reach + 1):
+            window |= following >> distance
+        following = feasible[position] = index.mask(stems[position]) & window
+    starts = feasible[0] & index.polarity(stems[0], negated)
+    if not starts:
         return None
-
-    for start, token in enumerate(tokens):
-        if token.stem == stems[0] and token.negated == negated:
-            found = extend([start])
-            if found is not None:
-                return tuple(found)
-    return None
+    current = (starts & -starts).bit_length() - 1
+    found = [current]
+    window_mask = (1 << reach) - 1
+    for position in range(1, len(stems)):
+        # Nonempty: ``current`` is feasible, so some next word lies within reach.
+        ahead = (feasible[position] >> (current + 1)) & window_mask
+        current += (ahead & -ahead).bit_length()
+        found.append(current)
+    return tuple(found)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +173,9 @@ def match_criterion(
     criterion: CompiledCriterion, tokens: Sequence[Token], answer: str
 ) -> CriterionMatch:
     """The first phrasing (in rubric order) that occurs in the answer, with its spans."""
+    index = StemIndex(tokens)
     for phrasing in criterion.phrasings:
-        indices = find_phrasing(tokens, phrasing.stems, negated=phrasing.negated)
+        indices = find_phrasing(tokens, phrasing.stems, negated=phrasing.negated, index=index)
         if indices is not None:
             spans = tuple(
                 Span(tokens[i].start, tokens[i].end, answer[tokens[i].start : tokens[i].end])
@@ -163,19 +233,22 @@ def derive_criteria(
     unseen = idf[""]
     keys: list[tuple[str, bool]] = []
     surface: dict[tuple[str, bool], str] = {}
+    # Index of every key in ``keys``: looked up, not searched, so that references with
+    # thousands of words compile in linear time.
+    position: dict[tuple[str, bool], int] = {}
     by_reference: list[tuple[int, ...]] = []
     for reference in references:
         tokens = [t for t in content_tokens(reference) if len(t.text) > 1 or t.text.isdigit()]
         kept = [t for t in tokens if t.stem not in demoted] or tokens
-        indices: list[int] = []
+        indices: dict[int, None] = {}  # an ordered set
         for token in kept:
             key = (token.stem, token.negated)
-            if key not in surface:
+            index = position.get(key)
+            if index is None:
                 surface[key] = f"not {token.text}" if token.negated else token.text
+                index = position[key] = len(keys)
                 keys.append(key)
-            index = keys.index(key)
-            if index not in indices:
-                indices.append(index)
+            indices[index] = None
         by_reference.append(tuple(indices))
     criteria = tuple(
         CriterionSpec(

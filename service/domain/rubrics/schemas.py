@@ -13,10 +13,15 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 
+from service.domain.submissions.schemas import limit_normalised_length
 from service.domain.validation import reject_control_characters
+from service.scoring import limits
+from service.scoring.keywords import MAX_AUTO_CRITERIA
+from service.scoring.text import tokenize
 
 Slug = Annotated[
     str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length=1, max_length=64)
@@ -33,16 +38,57 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _limit_words(value: str) -> str:
+    words = len(tokenize(value))
+    if words > limits.MAX_PHRASING_WORDS:
+        raise ValueError(f"{words} words; at most {limits.MAX_PHRASING_WORDS} are allowed")
+    return value
+
+
+# The limits of ``service.scoring.limits``, checked here so that a request is refused before
+# anything is compiled (the engine checks them again for every other caller).
+Phrasing = Annotated[
+    Text, Field(max_length=limits.MAX_PHRASING_CHARS), AfterValidator(_limit_words)
+]
+FeedbackText = Annotated[Text, Field(max_length=limits.MAX_FEEDBACK_CHARS)]
+
+
 class FeedbackDoc(_Strict):
-    hit: Text
-    miss: Text
+    hit: Annotated[
+        FeedbackText,
+        Field(
+            description=f"Shown when the criterion is met; at most "
+            f"{limits.MAX_FEEDBACK_CHARS} characters."
+        ),
+    ]
+    miss: Annotated[
+        FeedbackText,
+        Field(
+            description=f"Shown when it is missed; at most {limits.MAX_FEEDBACK_CHARS} characters."
+        ),
+    ]
 
 
 class CriterionDoc(_Strict):
     id: Slug
-    description: Text
+    description: Annotated[
+        Text,
+        Field(
+            max_length=limits.MAX_DESCRIPTION_CHARS,
+            description=f"At most {limits.MAX_DESCRIPTION_CHARS} characters.",
+        ),
+    ]
     weight: Annotated[float, Field(gt=0, le=100)] = 1.0
-    phrasings: Annotated[list[Text], Field(min_length=1, max_length=100)]
+    phrasings: Annotated[
+        list[Phrasing],
+        Field(
+            min_length=1,
+            max_length=limits.MAX_PHRASINGS_PER_CRITERION,
+            description=f"Phrases that count as covering the criterion: 1 to "
+            f"{limits.MAX_PHRASINGS_PER_CRITERION}, each at most {limits.MAX_PHRASING_WORDS} "
+            f"words and {limits.MAX_PHRASING_CHARS} characters.",
+        ),
+    ]
     feedback: FeedbackDoc
 
 
@@ -70,8 +116,10 @@ class GradedAnswerDoc(_Strict):
 
     answer: Annotated[
         str,
-        StringConstraints(min_length=1, max_length=10_000),
+        StringConstraints(min_length=1, max_length=limits.MAX_GRADED_ANSWER_CHARS),
+        AfterValidator(limit_normalised_length),
         AfterValidator(reject_control_characters),
+        Field(description=f"At most {limits.MAX_GRADED_ANSWER_CHARS} characters."),
     ]
     points: Annotated[float, Field(ge=0)]
 
@@ -80,22 +128,77 @@ class RubricDocument(_Strict):
     id: Slug
     title: Annotated[
         str,
-        StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=limits.MAX_TITLE_CHARS),
         AfterValidator(reject_control_characters),
+        Field(description=f"At most {limits.MAX_TITLE_CHARS} characters."),
     ]
-    prompt: Text
+    prompt: Annotated[
+        Text,
+        Field(
+            max_length=limits.MAX_PROMPT_CHARS,
+            description=f"The question; at most {limits.MAX_PROMPT_CHARS} characters.",
+        ),
+    ]
     max_points: Annotated[float, Field(gt=0, le=1000)]
     score_step: Annotated[float, Field(gt=0)] = 0.5
     weights: WeightsDoc = WeightsDoc()
-    reference_answers: Annotated[list[Text], Field(min_length=1, max_length=50)]
+    reference_answers: Annotated[
+        list[Annotated[Text, Field(max_length=limits.MAX_REFERENCE_CHARS)]],
+        Field(
+            min_length=1,
+            max_length=limits.MAX_REFERENCE_ANSWERS,
+            description=f"Model answers: 1 to {limits.MAX_REFERENCE_ANSWERS}, each at most "
+            f"{limits.MAX_REFERENCE_CHARS} characters. Without criteria, one is derived per "
+            f"content word; results list the {MAX_AUTO_CRITERIA} most informative.",
+        ),
+    ]
     # Domain text the TF-IDF model is fitted on together with the reference answers.
-    background: Annotated[str, AfterValidator(reject_control_characters)] = ""
+    background: Annotated[
+        str,
+        AfterValidator(reject_control_characters),
+        Field(
+            max_length=limits.MAX_BACKGROUND_CHARS,
+            description="Domain text (e.g. the lesson), one document per line; at most "
+            f"{limits.MAX_BACKGROUND_CHARS} characters in all.",
+        ),
+    ] = ""
     # Without authored criteria, the engine derives them from the reference answers.
-    criteria: Annotated[list[CriterionDoc], Field(max_length=50)] = []
-    graded_answers: Annotated[list[GradedAnswerDoc], Field(max_length=5000)] = []
+    criteria: Annotated[
+        list[CriterionDoc],
+        Field(
+            max_length=limits.MAX_CRITERIA,
+            description=f"At most {limits.MAX_CRITERIA}; none: derived from the references.",
+        ),
+    ] = []
+    graded_answers: Annotated[
+        list[GradedAnswerDoc],
+        Field(
+            max_length=limits.MAX_GRADED_ANSWERS,
+            description=f"At most {limits.MAX_GRADED_ANSWERS}, "
+            f"{limits.MAX_GRADED_TOTAL_CHARS} characters of answers in all.",
+        ),
+    ] = []
     # A fitted ``service.scoring.Calibration`` as plain data (``to_dict``), or none: the
     # default weights score. Written by the calibrate endpoint, not by hand.
-    calibration: dict[str, Any] | None = None
+    calibration: Annotated[
+        dict[str, Any] | None,
+        Field(
+            description="Written by the calibrate endpoint. Accepted only if it validates: "
+            "finite numbers, non-decreasing isotonic maps onto 0..1, arrays that match the "
+            "engine's features."
+        ),
+    ] = None
+
+    @field_validator("graded_answers")
+    @classmethod
+    def _graded_total_length(cls, value: list[GradedAnswerDoc]) -> list[GradedAnswerDoc]:
+        total = sum(len(graded.answer) for graded in value)
+        if total > limits.MAX_GRADED_TOTAL_CHARS:
+            raise ValueError(
+                f"{total} characters of answers in all; at most "
+                f"{limits.MAX_GRADED_TOTAL_CHARS} are allowed"
+            )
+        return value
 
     @model_validator(mode="after")
     def _graded_within_scale(self) -> RubricDocument:

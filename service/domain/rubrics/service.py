@@ -25,6 +25,7 @@ from service.errors import Conflict, RubricInvalid
 from service.scoring import (
     ENGINE_VERSION,
     Calibration,
+    CalibrationError,
     CriterionSpec,
     GradedAnswer,
     Grader,
@@ -70,18 +71,26 @@ def build_grader(document: RubricDocument) -> Grader:
     return Grader(to_spec(document), graded=graded, calibration=calibration)
 
 
-def validate_document(data: Any, *, source: str) -> RubricDocument:
-    """Validate a parsed rubric and check that it compiles; ``RubricInvalid`` names the field."""
+def parse_document(data: Any, *, source: str) -> RubricDocument:
+    """Validate a parsed rubric against the schema only; ``RubricInvalid`` names the field."""
     try:
-        document = RubricDocument.model_validate(data)
+        return RubricDocument.model_validate(data)
     except ValidationError as exc:
         error = exc.errors()[0]
         field = ".".join(str(part) for part in error["loc"]) or "(document)"
         raise RubricInvalid(source, field, error["msg"]) from exc
+
+
+def validate_document(data: Any, *, source: str) -> RubricDocument:
+    """Validate a parsed rubric and check that it compiles; ``RubricInvalid`` names the field."""
+    document = parse_document(data, source=source)
     try:
         build_grader(document)
     except RubricError as exc:
         raise RubricInvalid(source, exc.field, exc.problem) from exc
+    except CalibrationError as exc:
+        field = f"calibration.{exc.field}" if exc.field else "calibration"
+        raise RubricInvalid(source, field, f"not a valid calibration: {exc.problem}") from exc
     except (ScoringError, KeyError, TypeError, ValueError) as exc:
         raise RubricInvalid(source, "calibration", f"not a valid calibration: {exc}") from exc
     return document
@@ -222,8 +231,21 @@ def calibrate(
         scope = Scope.organization(question.organization_id)
         merged |= dict(SubmissionRepository(session, scope).overridden_answers(question))
     graded = [GradedAnswerDoc(answer=a, points=p) for a, p in merged.items()]
-    uncalibrated = current.model_copy(update={"graded_answers": graded, "calibration": None})
-    fitted = Calibration.fit_if_enough([build_grader(uncalibrated)])
+    # Validated like any new version before anything is fitted: the merged answers must
+    # fit the rubric's scale and limits (a 422 naming the field, never an engine error).
+    uncalibrated = parse_document(
+        {
+            **current.model_dump(mode="json"),
+            "graded_answers": [g.model_dump(mode="json") for g in graded],
+            "calibration": None,
+        },
+        source="request body",
+    )
+    try:
+        grader = build_grader(uncalibrated)
+    except RubricError as exc:
+        raise RubricInvalid("request body", exc.field, exc.problem) from exc
+    fitted = Calibration.fit_if_enough([grader])
     document = uncalibrated.model_copy(
         update={"calibration": fitted.to_dict() if fitted is not None else None}
     )

@@ -17,6 +17,10 @@ from service.domain.submissions import service as submission_service
 from service.domain.submissions.schemas import SubmissionCreate
 from service.errors import DomainError, problem
 
+# Errors listed per item: the cap ``service.api.problems.MAX_LISTED_ERRORS`` puts on a
+# request's own list (the domain does not import the API layer; a test keeps them equal).
+MAX_LISTED_ERRORS = 20
+
 
 @dataclass(frozen=True)
 class ItemOutcome:
@@ -46,7 +50,15 @@ def _submit_item(
     try:
         body = SubmissionCreate.model_validate(item)
     except ValidationError as exc:
-        errors = [{"field": _field(e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        found = exc.errors()
+        # Capped like a request's own errors: an item with thousands of bad fields must not
+        # make the batch response many times the size of the request.
+        errors = [
+            {"field": _field(e["loc"]), "message": e["msg"]} for e in found[:MAX_LISTED_ERRORS]
+        ]
+        if len(found) > MAX_LISTED_ERRORS:
+            left = len(found) - MAX_LISTED_ERRORS
+            errors.append({"field": "item", "message": f"{left} more errors not listed"})
         detail = f"{errors[0]['field']}: {errors[0]['message']}"
         return ItemOutcome(
             index,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
@@ -19,10 +20,28 @@ MAX_ANSWER_CHARS = 10_000
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
 
-# Length is checked first (cheap), then control characters and blank text.
+
+def limit_normalised_length(value: str) -> str:
+    """The limit holds for the text the engine reads, too: NFKC (``text.normalise``) can
+    turn one character into up to 18 (U+FDFA), so a short answer could otherwise grow far
+    past the limit inside the grader."""
+    if unicodedata.is_normalized("NFKC", value):  # the usual case, and cheaper
+        return value
+    length = len(unicodedata.normalize("NFKC", value))
+    if length > MAX_ANSWER_CHARS:
+        raise ValueError(
+            f"is {length} characters after Unicode (NFKC) normalisation, which expands some "
+            f"characters into several; at most {MAX_ANSWER_CHARS} are allowed"
+        )
+    return value
+
+
+# Length is checked first (cheap), then the normalised length, control characters and
+# blank text.
 AnswerText = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MAX_ANSWER_CHARS),
+    AfterValidator(limit_normalised_length),
     AfterValidator(reject_control_characters),
     AfterValidator(reject_blank),
 ]
@@ -41,7 +60,10 @@ class SubmissionCreate(BaseModel):
     learner_id: Annotated[LearnerId, Field(description="Opaque learner id from the LMS.")]
     answer: Annotated[
         AnswerText,
-        Field(description=f"The learner's answer, at most {MAX_ANSWER_CHARS} characters."),
+        Field(
+            description=f"The learner's answer, at most {MAX_ANSWER_CHARS} characters, also "
+            "after Unicode NFKC normalisation."
+        ),
     ]
 
 
