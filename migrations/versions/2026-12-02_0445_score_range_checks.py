@@ -6,7 +6,7 @@ NaN and infinities fail them too (PostgreSQL orders NaN above every number; SQLi
 NaN as NULL, which the NOT NULL result columns refuse).
 
 Revision ID: e7a1b0c3d2f4
-Revises: 98b9a82b8b5e
+Revises: d8f3e2a1c0b9
 Create Date: 2026-12-02 04:24:00.000000
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "e7a1b0c3d2f4"
-down_revision: str | None = "98b9a82b8b5e"
+down_revision: str | None = "d8f3e2a1c0b9"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
