@@ -87,13 +87,16 @@ def clean_engine(engine: Engine) -> Engine:
 @pytest.fixture
 def settings(database_url: str, clean_engine: Engine) -> Settings:
     # The background worker is off so tests decide when jobs and callbacks run; the tests
-    # of the worker itself turn it on.
+    # of the worker itself turn it on. Callbacks may go to plain http on 127.0.0.1 only:
+    # the tests' own receivers (every other private or loopback address stays refused).
     return Settings(
         database_url=database_url,
         rubrics_dir=RUBRICS_DIR,
         bootstrap_admin_key=SecretStr(ADMIN_KEY),
         worker_enabled=False,
         callback_base_delay_seconds=0,
+        callback_allow_http=True,
+        callback_allowed_hosts="127.0.0.1/32",
     )
 
 
