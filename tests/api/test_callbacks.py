@@ -226,10 +226,11 @@ def test_attempts_stored_before_outcomes_show_only_coarse_words(
 ) -> None:
     lms.put("/v1/callback", json={"url": receiver.url, "secret": SECRET})
     submit(lms, "They negotiated secretly.")
+    at = "2026-11-26T10:00:00+00:00"
     old_log = [
-        {"at": "2026-11-26T10:00:00+00:00", "status_code": None, "error": "ConnectError: [Errno 111]"},
-        {"at": "2026-11-26T10:00:02+00:00", "status_code": 502, "error": "HTTP 502"},
-        {"at": "2026-11-26T10:00:06+00:00", "status_code": 204, "error": None},
+        {"at": at, "status_code": None, "error": "ConnectError: [Errno 111] Connection refused"},
+        {"at": at, "status_code": 502, "error": "HTTP 502"},
+        {"at": at, "status_code": 204, "error": None},
     ]
     factory: sessionmaker[Session] = state_of(client).sessionmaker
     with factory.begin() as session:
@@ -368,9 +369,7 @@ def test_a_slow_receiver_does_not_hold_up_another_integrations_delivery(
         slow.stop()
     [stuck] = lms.get("/v1/callback/deliveries").json()["items"]
     [fast] = other_lms.get("/v1/callback/deliveries").json()["items"]
-    assert [(a["outcome"], a["status_code"]) for a in stuck["attempt_log"]] == [
-        ("timed_out", None)
-    ]
+    assert [(a["outcome"], a["status_code"]) for a in stuck["attempt_log"]] == [("timed_out", None)]
     assert (fast["status"], fast["attempt_log"][0]["outcome"]) == ("delivered", "delivered")
     fast_at = datetime.fromisoformat(fast["attempt_log"][0]["at"])
     stuck_at = datetime.fromisoformat(stuck["attempt_log"][0]["at"])
