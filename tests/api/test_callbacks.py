@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -28,54 +26,11 @@ from service.main import create_app
 from service.worker import policies
 from tests.conftest import ADMIN_KEY, auth, client_as, create_key
 from tests.factories import submit
+from tests.support.receiver import Receiver
 
 # A Standard Webhooks secret as an integration would bring it (32 bytes, base64).
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw8yF1vW0eTzU="
 LEGACY_SECRET = "a-long-shared-secret-for-tests"
-
-
-class Receiver:
-    """A tiny LMS endpoint: records each request; fails the first ``fail_first`` calls.
-
-    ``delay`` holds each answer back (a slow receiver) until the delay passes or the test
-    ends; ``answered`` is when each answer left, to compare receivers.
-    """
-
-    def __init__(self, delay: float = 0.0) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.fail_first = 0
-        self.released = threading.Event()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append({"headers": dict(self.headers), "body": body})
-                failing = len(receiver.requests) <= receiver.fail_first
-                if delay:
-                    receiver.released.wait(delay)
-                self.send_response(500 if failing else 204)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_port
-        self.url = f"http://127.0.0.1:{self.port}/grades"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def events(self) -> list[str]:
-        return [json.loads(r["body"])["event"] for r in self.requests]
-
-    def start(self) -> Receiver:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.released.set()
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -225,14 +225,18 @@ class DestinationPolicy:
             raise DestinationRefused("it must use https")
         if "@" in parts.netloc:
             raise DestinationRefused("it must not contain a user name or password")
-        if not parts.hostname:
+        # Percent-escapes in a host name are decoded, as URL parsers (WHATWG) do.
+        host = unquote(parts.hostname or "")
+        if not host:
             raise DestinationRefused("it has no host")
-        if "%" in parts.hostname:
-            raise DestinationRefused("it must not contain an IPv6 zone id")
+        if "%" in host:
+            if parts.netloc.startswith("["):
+                raise DestinationRefused("it must not contain an IPv6 zone id")
+            raise DestinationRefused("it is not a valid URL")
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         return _Parsed(
             scheme=scheme,
-            host=_normal_host(parts.hostname),
+            host=_normal_host(host),
             netloc=parts.netloc,
             port=port if port is not None else DEFAULT_PORTS[scheme],
             target=target,
