@@ -19,7 +19,8 @@ router = APIRouter(prefix="/v1/callback", tags=["callbacks"], responses=AUTH_ERR
     "",
     response_model=CallbackCreated,
     summary="Set this integration's callback URL and signing secret",
-    responses={422: {"description": "The URL may not receive callbacks, or a field is invalid"}},
+    description="422 `callback_refused` when the URL may not receive callbacks (it resolves "
+    "to a private, loopback, link-local ... address, uses http, or holds a password).",
 )
 def set_callback(
     body: CallbackSet, session: SessionDep, principal: Integration, settings: SettingsDep
