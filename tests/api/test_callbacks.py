@@ -313,13 +313,13 @@ def test_a_revoked_keys_deliveries_stop(
 def test_a_slow_receiver_does_not_hold_up_another_integrations_delivery(
     lms: TestClient, other_lms: TestClient, client: TestClient, receiver: Receiver
 ) -> None:
-    slow = Receiver(delay=3).start()
+    slow = Receiver(delay=5).start()
     try:
         lms.put("/v1/callback", json={"url": slow.url, "secret": SECRET})
         submit(lms, "They negotiated secretly.")  # queued first
         other_lms.put("/v1/callback", json={"url": receiver.url, "secret": SECRET})
         submit(other_lms, "They negotiated secretly.")
-        assert deliver(client, timeout_seconds=1) == 2
+        assert deliver(client, timeout_seconds=2) == 2
     finally:
         slow.stop()
     [stuck] = lms.get("/v1/callback/deliveries").json()["items"]
