@@ -5,8 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from service.domain.callbacks.destinations import parse_allowed
 
 
 class Settings(BaseSettings):
@@ -55,6 +57,22 @@ class Settings(BaseSettings):
     # GET /metrics (Prometheus); with a token set, scrapers must send "Bearer <token>".
     metrics_enabled: bool = True
     metrics_token: SecretStr | None = None
+    # Callback destinations: https only unless allowed; host names and CIDRs (comma-separated)
+    # that may receive callbacks even though they are private or loopback (an on-premise
+    # LMS). Deliveries run concurrently: at most `callback_concurrency` at once and
+    # `callback_concurrency_per_destination` to one host, so one slow receiver holds up only
+    # its own deliveries; `callback_timeout_seconds` is the read timeout.
+    callback_allow_http: bool = False
+    callback_allowed_hosts: str = ""
+    callback_connect_timeout_seconds: float = Field(default=3.0, gt=0)
+    callback_concurrency: int = Field(default=8, ge=1)
+    callback_concurrency_per_destination: int = Field(default=2, ge=1)
+
+    @field_validator("callback_allowed_hosts")
+    @classmethod
+    def _allowed_hosts_parse(cls, value: str) -> str:
+        parse_allowed(value)  # a malformed CIDR fails at start-up, not at the first delivery
+        return value
 
 
 @lru_cache

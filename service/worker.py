@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.config import Settings
 from service.domain.callbacks import service as callback_service
+from service.domain.callbacks.destinations import DestinationPolicy
 from service.domain.callbacks.service import DeliveryPolicy
 from service.domain.jobs import service as job_service
 from service.domain.jobs.service import JobPolicy
@@ -30,6 +31,12 @@ def policies(settings: Settings) -> tuple[JobPolicy, DeliveryPolicy]:
             max_attempts=settings.callback_max_attempts,
             base_delay_seconds=settings.callback_base_delay_seconds,
             timeout_seconds=settings.callback_timeout_seconds,
+            connect_timeout_seconds=settings.callback_connect_timeout_seconds,
+            concurrency=settings.callback_concurrency,
+            per_destination=settings.callback_concurrency_per_destination,
+            destinations=DestinationPolicy.configure(
+                allow_http=settings.callback_allow_http, allowed=settings.callback_allowed_hosts
+            ),
         ),
     )
 

@@ -10,6 +10,7 @@ connections see committed data. Rubric files are re-imported by the app's startu
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from service.__main__ import alembic_config
 from service.config import Settings
 from service.db.base import Base
 from service.db.session import make_engine
+from service.domain.callbacks import destinations
 from service.main import create_app
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -87,13 +89,16 @@ def clean_engine(engine: Engine) -> Engine:
 @pytest.fixture
 def settings(database_url: str, clean_engine: Engine) -> Settings:
     # The background worker is off so tests decide when jobs and callbacks run; the tests
-    # of the worker itself turn it on.
+    # of the worker itself turn it on. Callbacks may go to plain http on 127.0.0.1 only:
+    # the tests' own receivers (every other private or loopback address stays refused).
     return Settings(
         database_url=database_url,
         rubrics_dir=RUBRICS_DIR,
         bootstrap_admin_key=SecretStr(ADMIN_KEY),
         worker_enabled=False,
         callback_base_delay_seconds=0,
+        callback_allow_http=True,
+        callback_allowed_hosts="127.0.0.1/32",
     )
 
 
@@ -152,3 +157,34 @@ def other_lms(client: TestClient, app: FastAPI) -> TestClient:
 @pytest.fixture
 def instructor(client: TestClient, app: FastAPI) -> TestClient:
     return client_as(app, create_key(client, "instructor", "Ms Rivera"))
+
+
+def _needs_no_dns(host: str) -> bool:
+    """An address in any notation the resolver reads itself, or the hosts-file localhost."""
+    if host == "localhost":
+        return True
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            if family == socket.AF_INET:
+                socket.inet_aton(host)  # 2130706433, 0x7f.1, 127.1 ... as getaddrinfo reads them
+            else:
+                socket.inet_pton(family, host)
+        except OSError:
+            continue
+        return True
+    return False
+
+
+@pytest.fixture(autouse=True)
+def no_dns_queries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Callback URLs are resolved by our destination check. In tests only names that need no
+    DNS server resolve, so no test (schemathesis's generated URLs included) can send a query
+    off this machine; tests that need a name give it an address with their own fake."""
+    real = destinations.resolve_host
+
+    def resolve(host: str, port: int) -> list[str]:
+        if _needs_no_dns(host):
+            return real(host, port)
+        raise socket.gaierror(socket.EAI_NONAME, "tests resolve no names through DNS")
+
+    monkeypatch.setattr(destinations, "resolve_host", resolve)

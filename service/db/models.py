@@ -371,7 +371,7 @@ class CallbackDelivery(Base):
 
     __tablename__ = "callback_delivery"
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
+        CheckConstraint("status IN ('pending', 'delivered', 'failed', 'cancelled')", name="status"),
         Index("ix_callback_delivery_status_next_attempt_at", "status", "next_attempt_at"),
         Index("ix_callback_delivery_submission_id", "submission_id"),
     )

@@ -4,21 +4,35 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from service.api.deps import Integration, SessionDep
+from service.api.deps import Integration, SessionDep, SettingsDep
 from service.api.routers.common import AUTH_ERRORS
 from service.domain.callbacks import service as callback_service
+from service.domain.callbacks.destinations import DestinationPolicy
 from service.domain.callbacks.schemas import DeliveryList, DeliveryRead
 from service.domain.keys import service as key_service
-from service.domain.keys.schemas import CallbackRead, CallbackSet
+from service.domain.keys.schemas import CallbackCreated, CallbackRead, CallbackSet
 
 router = APIRouter(prefix="/v1/callback", tags=["callbacks"], responses=AUTH_ERRORS)
 
 
-@router.put("", response_model=CallbackRead, summary="Set this integration's callback URL")
-def set_callback(body: CallbackSet, session: SessionDep, principal: Integration) -> CallbackRead:
+@router.put(
+    "",
+    response_model=CallbackCreated,
+    summary="Set this integration's callback URL and signing secret",
+    description="422 `callback_refused` when the URL may not receive callbacks (it resolves "
+    "to a private, loopback, link-local ... address, uses http, or holds a password).",
+)
+def set_callback(
+    body: CallbackSet, session: SessionDep, principal: Integration, settings: SettingsDep
+) -> CallbackCreated:
+    destinations = DestinationPolicy.configure(
+        allow_http=settings.callback_allow_http, allowed=settings.callback_allowed_hosts
+    )
     key = key_service.own_key(session, principal)
-    key_service.set_callback(session, key, url=str(body.url), secret=body.secret)
-    return CallbackRead(url=key.callback_url, configured=True)
+    secret = key_service.set_callback(
+        session, key, url=str(body.url), secret=body.secret, destinations=destinations
+    )
+    return CallbackCreated(url=key.callback_url, configured=True, secret=secret)
 
 
 @router.get("", response_model=CallbackRead, summary="This integration's callback URL")

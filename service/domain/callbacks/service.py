@@ -4,33 +4,69 @@
 so an event exists exactly when its change was committed. ``deliver_due`` is called by the
 worker: it claims due rows, POSTs them without holding a transaction open, and records the
 attempt, retrying with exponential backoff until ``max_attempts``.
+
+Every attempt checks its destination again (``destinations``) and connects to an address
+that check returned; the delivery log keeps only a coarse outcome, never error text or
+addresses, because the integration reads it and must not learn about our network from it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import timedelta
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.db.base import utcnow
 from service.db.models import ApiKey, CallbackDelivery, Submission
 from service.db.session import session_scope
+from service.domain.callbacks import signing
+from service.domain.callbacks.destinations import (
+    DestinationPolicy,
+    DestinationRefused,
+    DestinationUnresolvable,
+)
+from service.domain.callbacks.repository import CANCELLED, CallbackRepository
+from service.errors import UnprocessableRequest
 
 log = logging.getLogger(__name__)
 
-SIGNATURE_HEADER = "X-Grader-Signature"
 EVENTS = ("submission.scored", "submission.rescored", "submission.overridden")
+EVENT_HEADER = "X-Grader-Event"
+# A host with many addresses that all refuse connections costs one attempt, not dozens.
+MAX_ADDRESSES_TRIED = 3
+
+
+class CallbackRefused(UnprocessableRequest):
+    code = "callback_refused"
+    title = "Callback destination refused"
+
+
+class Outcome(StrEnum):
+    """What an attempt came to, in the words the integration sees."""
+
+    DELIVERED = "delivered"
+    HTTP_STATUS = "http_status"
+    REFUSED = "refused"
+    TIMED_OUT = "timed_out"
+    CONNECTION_FAILED = "connection_failed"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    outcome: Outcome
+    status_code: int | None = None
 
 
 @dataclass(frozen=True)
@@ -38,31 +74,35 @@ class DeliveryPolicy:
     max_attempts: int = 8
     base_delay_seconds: float = 2.0
     max_delay_seconds: float = 3600.0
+    # Read timeout; connecting has its own, shorter one.
     timeout_seconds: float = 5.0
+    connect_timeout_seconds: float = 3.0
     # While a worker is POSTing, the row is hidden from other workers for this long.
     claim_seconds: float = 60.0
     batch_size: int = 50
+    # Attempts running at once in one worker, and at most this many to one host.
+    concurrency: int = 8
+    per_destination: int = 2
+    destinations: DestinationPolicy = field(default_factory=DestinationPolicy)
 
     def delay_after(self, attempts: int) -> float:
         return float(min(self.max_delay_seconds, self.base_delay_seconds * 2 ** (attempts - 1)))
 
 
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """``t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">``; the timestamp stops replays."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return f"t={timestamp},v1={mac.hexdigest()}"
-
-
-def verify(secret: str, header: str, body: bytes, *, tolerance_seconds: int = 300) -> bool:
-    """What a receiver does (and our tests do): recompute and compare in constant time."""
+def check_destination(url: str, destinations: DestinationPolicy) -> None:
+    """Refuse (422) a callback URL that may not receive callbacks; resolves, never connects."""
     try:
-        parts = dict(item.split("=", 1) for item in header.split(","))
-        timestamp = int(parts["t"])
-    except (KeyError, ValueError):
-        return False
-    if abs(time.time() - timestamp) > tolerance_seconds:
-        return False
-    return hmac.compare_digest(sign(secret, timestamp, body), header)
+        destinations.check(url)
+    except DestinationRefused as exc:
+        raise CallbackRefused(f"The callback URL is refused: {exc.reason}.") from None
+
+
+def cancel_pending(session: Session, owner: ApiKey) -> int:
+    """Cancel ``owner``'s queued deliveries: their URL or secret is no longer the one to use."""
+    cancelled = CallbackRepository(session).cancel_pending(owner.id)
+    if cancelled:
+        log.info("cancelled %d queued callbacks of api key %s", cancelled, owner.id)
+    return cancelled
 
 
 def enqueue(
@@ -74,6 +114,8 @@ def enqueue(
     owner = session.get(ApiKey, submission.api_key_id)
     if owner is None or not owner.is_active or not owner.callback_url:
         return None
+    if not owner.callback_secret:
+        return None
     delivery = CallbackDelivery(
         organization_id=submission.organization_id,
         api_key_id=owner.id,
@@ -84,18 +126,12 @@ def enqueue(
         attempt_log=[],
         next_attempt_at=utcnow(),
     )
-    session.add(delivery)
+    CallbackRepository(session).add(delivery)
     return delivery
 
 
 def list_deliveries(session: Session, owner: ApiKey, *, limit: int) -> Sequence[CallbackDelivery]:
-    stmt = (
-        select(CallbackDelivery)
-        .where(CallbackDelivery.api_key_id == owner.id)
-        .order_by(CallbackDelivery.created_at.desc(), CallbackDelivery.id.desc())
-        .limit(limit)
-    )
-    return session.scalars(stmt).all()
+    return CallbackRepository(session).list_for_owner(owner.id, limit=limit)
 
 
 @dataclass(frozen=True)
@@ -107,69 +143,138 @@ class _Claimed:
     event: str
 
 
+def _destination_key(url: str) -> str:
+    """Deliveries are bounded per host and port: what one receiver can be slow at."""
+    try:
+        parts = urlsplit(url)
+        return f"{(parts.hostname or '').lower()}:{parts.port}"
+    except ValueError:
+        return url
+
+
+def _lease(
+    session: Session, delivery: CallbackDelivery, now: datetime, policy: DeliveryPolicy
+) -> _Claimed | None:
+    """Lease ``delivery`` for one attempt, or cancel it if its owner no longer wants it.
+
+    The secret and URL are read from the owner now: a delivery is only ever signed with its
+    own key's current secret, and only sent to the URL that key has now.
+    """
+    owner = session.get(ApiKey, delivery.api_key_id)
+    if (
+        owner is None
+        or not owner.is_active
+        or not owner.callback_secret
+        or owner.callback_url != delivery.url
+    ):
+        delivery.status = CANCELLED
+        log.info("callback %s cancelled: its key's callback changed or was revoked", delivery.id)
+        return None
+    delivery.next_attempt_at = now + timedelta(seconds=policy.claim_seconds)
+    body = json.dumps({"id": str(delivery.id), **delivery.payload}, separators=(",", ":"))
+    return _Claimed(delivery.id, delivery.url, body.encode(), owner.callback_secret, delivery.event)
+
+
 def _claim(factory: sessionmaker[Session], policy: DeliveryPolicy) -> list[_Claimed]:
     now = utcnow()
+    claimed: list[_Claimed] = []
+    per_host: Counter[str] = Counter()
     with session_scope(factory) as session:
-        stmt = (
-            select(CallbackDelivery)
-            .where(CallbackDelivery.status == "pending", CallbackDelivery.next_attempt_at <= now)
-            .order_by(CallbackDelivery.next_attempt_at)
-            .limit(policy.batch_size)
-            .with_for_update(skip_locked=True)
-        )
-        claimed = []
-        for delivery in session.scalars(stmt).all():
-            owner = session.get(ApiKey, delivery.api_key_id)
-            delivery.next_attempt_at = now + timedelta(seconds=policy.claim_seconds)
-            body = json.dumps(
-                {"id": str(delivery.id), **delivery.payload}, separators=(",", ":")
-            ).encode()
-            claimed.append(
-                _Claimed(
-                    delivery.id,
-                    delivery.url,
-                    body,
-                    (owner and owner.callback_secret) or "",
-                    delivery.event,
-                )
-            )
-        return claimed
+        repo = CallbackRepository(session)
+        for url in repo.due_urls(now, limit=policy.batch_size):
+            host = _destination_key(url)
+            room = min(policy.per_destination - per_host[host], policy.batch_size - len(claimed))
+            if room <= 0:
+                continue
+            for delivery in repo.claim_due(url, now, limit=room):
+                item = _lease(session, delivery, now, policy)
+                if item is not None:
+                    claimed.append(item)
+                    per_host[host] += 1
+    return claimed
 
 
-def _post(client: httpx.Client, item: _Claimed) -> tuple[int | None, str | None]:
+def _default_client(policy: DeliveryPolicy) -> httpx.Client:
+    # trust_env=False: a proxy from the environment would make the connection go somewhere
+    # other than the checked address. Redirects are not followed (each hop would need its
+    # own check, and a receiver has no reason to redirect a webhook).
+    timeout = httpx.Timeout(policy.timeout_seconds, connect=policy.connect_timeout_seconds)
+    return httpx.Client(timeout=timeout, trust_env=False, follow_redirects=False)
+
+
+def _attempt(
+    item: _Claimed, policy: DeliveryPolicy, make_client: Callable[[], httpx.Client]
+) -> Attempt:
+    """Check the destination again, then POST to the checked address itself.
+
+    The URL given to httpx carries the IP address, so nothing looks the host up a second
+    time (a rebinding DNS server cannot swap the address); the ``Host`` header and TLS
+    (SNI and certificate verification, via httpcore's ``sni_hostname`` extension) use the
+    original host name.
+    """
+    try:
+        destination = policy.destinations.check(item.url)
+    except DestinationUnresolvable:
+        return Attempt(Outcome.CONNECTION_FAILED)
+    except DestinationRefused as exc:
+        log.warning("callback %s refused at delivery: %s", item.id, exc.reason)
+        return Attempt(Outcome.REFUSED)
+    timestamp = datetime.fromtimestamp(int(time.time()), tz=UTC)
     headers = {
         "Content-Type": "application/json",
-        "X-Grader-Event": item.event,
-        "X-Grader-Delivery": str(item.id),
-        SIGNATURE_HEADER: sign(item.secret, int(time.time()), item.body),
+        "Host": destination.netloc,
+        EVENT_HEADER: item.event,
+        **signing.signed_headers(
+            item.secret, message_id=str(item.id), body=item.body, timestamp=timestamp
+        ),
     }
-    try:
-        response = client.post(item.url, content=item.body, headers=headers)
-    except httpx.HTTPError as exc:
-        return None, f"{exc.__class__.__name__}: {exc}"[:500]
-    if 200 <= response.status_code < 300:
-        return response.status_code, None
-    return response.status_code, f"HTTP {response.status_code}"
+    server_name = destination.tls_server_name
+    https = destination.scheme == "https" and server_name is not None
+    extensions = {"sni_hostname": server_name} if https else {}
+    for address in destination.addresses[:MAX_ADDRESSES_TRIED]:
+        try:
+            with (
+                make_client() as client,
+                client.stream(
+                    "POST",
+                    destination.url_for(address),
+                    content=item.body,
+                    headers=headers,
+                    extensions=extensions,
+                ) as response,
+            ):
+                status = response.status_code  # the body is never read: nothing to learn
+        except httpx.TimeoutException:
+            return Attempt(Outcome.TIMED_OUT)
+        except httpx.ConnectError as exc:
+            log.info("callback %s: connecting failed (%s)", item.id, exc.__class__.__name__)
+            continue
+        except httpx.HTTPError as exc:
+            log.info("callback %s failed (%s)", item.id, exc.__class__.__name__)
+            return Attempt(Outcome.CONNECTION_FAILED)
+        outcome = Outcome.DELIVERED if 200 <= status < 300 else Outcome.HTTP_STATUS
+        return Attempt(outcome, status)
+    return Attempt(Outcome.CONNECTION_FAILED)
 
 
 def _record(
-    factory: sessionmaker[Session],
-    item: _Claimed,
-    status_code: int | None,
-    error: str | None,
-    policy: DeliveryPolicy,
+    factory: sessionmaker[Session], item: _Claimed, attempt: Attempt, policy: DeliveryPolicy
 ) -> None:
     with session_scope(factory) as session:
-        delivery = session.get(CallbackDelivery, item.id)
+        delivery = CallbackRepository(session).get_for_update(item.id)
         if delivery is None:
             return
         now = utcnow()
         delivery.attempts += 1
-        delivery.attempt_log = [
-            *delivery.attempt_log,
-            {"at": now.isoformat(), "status_code": status_code, "error": error},
-        ]
-        if error is None:
+        entry = {
+            "at": now.isoformat(),
+            "outcome": attempt.outcome.value,
+            "status_code": attempt.status_code,
+        }
+        delivery.attempt_log = [*delivery.attempt_log, entry]
+        if delivery.status != "pending":
+            return  # cancelled while this attempt was under way: it stays cancelled
+        if attempt.outcome is Outcome.DELIVERED:
             delivery.status = "delivered"
             delivery.delivered_at = now
         elif delivery.attempts >= policy.max_attempts:
@@ -180,19 +285,38 @@ def _record(
             delivery.next_attempt_at = now + timedelta(seconds=delay)
 
 
+def _result(future: Future[Attempt], item: _Claimed) -> Attempt:
+    try:
+        return future.result()
+    except Exception:
+        # A bug in one attempt must not lose the others' results; it is logged in full here
+        # and shown to the integration as a failed connection.
+        log.exception("callback %s: attempt failed unexpectedly", item.id)
+        return Attempt(Outcome.CONNECTION_FAILED)
+
+
 def deliver_due(
     factory: sessionmaker[Session],
     *,
     policy: DeliveryPolicy,
     client_factory: Callable[[], httpx.Client] | None = None,
 ) -> int:
-    """Deliver what is due now; returns how many were attempted."""
+    """Deliver what is due now, concurrently; returns how many were attempted.
+
+    Each result is recorded as soon as its attempt ends (on this thread, so database
+    writes stay serial), so a fast receiver's delivery is stored while a slow one is still
+    waiting for its timeout.
+    """
     claimed = _claim(factory, policy)
     if not claimed:
         return 0
-    make_client = client_factory or (lambda: httpx.Client(timeout=policy.timeout_seconds))
-    with make_client() as client:
-        for item in claimed:
-            status_code, error = _post(client, item)
-            _record(factory, item, status_code, error, policy)
+
+    def make_client() -> httpx.Client:
+        return client_factory() if client_factory else _default_client(policy)
+
+    workers = min(policy.concurrency, len(claimed))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grader-callback") as pool:
+        futures = {pool.submit(_attempt, item, policy, make_client): item for item in claimed}
+        for future in as_completed(futures):
+            _record(factory, futures[future], _result(future, futures[future]), policy)
     return len(claimed)

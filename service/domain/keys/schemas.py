@@ -4,8 +4,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
 
+from service.domain.callbacks.signing import signing_key
 from service.domain.validation import PRINTABLE_PATTERN, SLUG_PATTERN
 
 CourseSlug = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=SLUG_PATTERN)]
@@ -52,17 +53,37 @@ class KeyList(BaseModel):
     items: list[KeyRead]
 
 
+def _valid_secret(value: str) -> str:
+    signing_key(value)  # a whsec_ secret must be strict base64 of 24-64 bytes
+    return value
+
+
+CallbackSecret = Annotated[
+    str,
+    StringConstraints(min_length=16, max_length=256, pattern=PRINTABLE_PATTERN),
+    AfterValidator(_valid_secret),
+]
+
+
 class CallbackSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: AnyHttpUrl = Field(description="Where scored, rescored and overridden results are POSTed.")
-    secret: Annotated[
-        str, StringConstraints(min_length=16, max_length=256, pattern=PRINTABLE_PATTERN)
-    ] = Field(
-        description="Shared secret for the X-Grader-Signature HMAC-SHA256 header (16+ characters)."
+    secret: CallbackSecret | None = Field(
+        default=None,
+        description="Standard Webhooks signing secret, `whsec_` + base64 of 24-64 random bytes; "
+        "omit it to have one generated. Any other text of 16+ characters is accepted as the "
+        "key's UTF-8 bytes.",
     )
 
 
 class CallbackRead(BaseModel):
     url: str | None
     configured: bool
+
+
+class CallbackCreated(CallbackRead):
+    secret: str = Field(
+        description="The signing secret in Standard Webhooks form (`whsec_...`). Shown only in "
+        "this response: give it to your Standard Webhooks library."
+    )

@@ -15,6 +15,9 @@ from sqlalchemy.orm import Session
 from service.db.base import utcnow
 from service.db.models import ApiKey, Course
 from service.domain.access.principal import Principal, Role, Scope
+from service.domain.callbacks import service as callback_service
+from service.domain.callbacks import signing
+from service.domain.callbacks.destinations import DestinationPolicy
 from service.domain.keys.repository import KeyRepository
 from service.domain.keys.schemas import KeyCreate, KeyRead
 from service.domain.organizations import service as organization_service
@@ -150,6 +153,8 @@ def revoke_key(session: Session, scope: Scope, key_id: uuid.UUID) -> ApiKey:
                     "create another admin key first."
                 )
             row.revoked_at = utcnow()
+            # A revoked key's queued callbacks stop here; the worker also skips them at claim.
+            callback_service.cancel_pending(session, row)
             session.flush()
             log.info("api key %s revoked", row.id)
     return row
@@ -191,14 +196,32 @@ def bootstrap_admin(
     ).key
 
 
-def set_callback(session: Session, principal: ApiKey, *, url: str, secret: str) -> ApiKey:
+def set_callback(
+    session: Session,
+    principal: ApiKey,
+    *,
+    url: str,
+    secret: str | None,
+    destinations: DestinationPolicy,
+) -> str:
+    """Store the callback if its destination may receive callbacks (else 422, nothing stored).
+
+    Without ``secret`` one is generated. Returns the secret in Standard Webhooks form, to be
+    shown once. A new URL or secret cancels deliveries still queued for the old one: they
+    must neither go to the old URL nor be signed with a secret the receiver no longer has.
+    """
+    callback_service.check_destination(url, destinations)
+    secret = secret or signing.generate_secret()
+    if (principal.callback_url, principal.callback_secret) != (url, secret):
+        callback_service.cancel_pending(session, principal)
     principal.callback_url = url
     principal.callback_secret = secret
     session.flush()
-    return principal
+    return signing.standard_secret(secret)
 
 
 def clear_callback(session: Session, principal: ApiKey) -> ApiKey:
+    callback_service.cancel_pending(session, principal)
     principal.callback_url = None
     principal.callback_secret = None
     session.flush()
