@@ -55,6 +55,13 @@ class Settings(BaseSettings):
     # GET /metrics (Prometheus); with a token set, scrapers must send "Bearer <token>".
     metrics_enabled: bool = True
     metrics_token: SecretStr | None = None
+    # Learner data (README "Learner data"): submissions older than this many days are
+    # deleted by the background worker, with their results, overrides and deliveries
+    # (unset: kept until deleted); and the secret keying the learner-id hash in audit rows
+    # (unset: deletions are audited by counts only, with no hash).
+    retention_days: int | None = Field(default=None, ge=1)
+    retention_batch_size: int = Field(default=500, ge=1)
+    audit_hmac_key: SecretStr | None = None
 
 
 @lru_cache
