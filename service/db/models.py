@@ -377,7 +377,6 @@ class CallbackDelivery(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-
 class AuditEvent(Base):
     """Who did what to personal data, and when: never the data itself.
 
@@ -389,7 +388,9 @@ class AuditEvent(Base):
     """
 
     __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_event_organization_id_created_at", "organization_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_audit_event_organization_id_created_at", "organization_id", "created_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     organization_id: Mapped[uuid.UUID | None] = mapped_column(

@@ -7,7 +7,8 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, String, cast as sql_cast, delete, or_, select
+from sqlalchemy import ColumnElement, CursorResult, String, delete, or_, select
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session, selectinload
 
 from service.db.models import (
@@ -92,9 +93,7 @@ class LearnerRepository:
         found: dict[int, IdempotencyRecord] = {}
         for chunk in _chunks(submission_ids):
             mentions = or_(*(body_text.like(f"%{submission_id}%") for submission_id in chunk))
-            stmt = select(IdempotencyRecord).where(
-                IdempotencyRecord.api_key_id.in_(keys), mentions
-            )
+            stmt = select(IdempotencyRecord).where(IdempotencyRecord.api_key_id.in_(keys), mentions)
             found |= {record.id: record for record in self.session.scalars(stmt)}
         return list(found.values())
 

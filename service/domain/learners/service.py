@@ -111,9 +111,7 @@ def export_learner(session: Session, principal: Principal, learner_id: str) -> L
         learner_id=learner_id,
         organization_id=str(principal.organization_id),
         exported_at=utcnow(),
-        submissions=[
-            _export_submission(s, overrides[s.id], deliveries[s.id]) for s in submissions
-        ],
+        submissions=[_export_submission(s, overrides[s.id], deliveries[s.id]) for s in submissions],
         calibration_copies=[
             CalibrationCopy(
                 question_id=hit.question.slug, rubric_versions=[v.version for v in hit.versions]
@@ -213,11 +211,8 @@ def delete_learner(
     hits = _calibration_hits(session, submissions)
     ids = [s.id for s in submissions]
     id_texts = frozenset(str(i) for i in ids)
-    records = [
-        record.id
-        for record in LearnerRepository(session, principal.scope).idempotency_records_mentioning(ids)
-        if _mentions(record.response_body, id_texts)
-    ]
+    candidates = LearnerRepository(session, principal.scope).idempotency_records_mentioning(ids)
+    records = [r.id for r in candidates if _mentions(r.response_body, id_texts)]
     deletion = SubmissionDeletion(session, principal.scope)
     # The loaded rows are about to be deleted in bulk: keep them out of the unit of work.
     for submission in submissions:
@@ -311,4 +306,3 @@ def delete_expired(session: Session, *, days: int, batch_size: int) -> int:
     session.flush()
     log.info("retention deleted %d submissions older than %d days", counts["submissions"], days)
     return counts["submissions"]
-
