@@ -68,6 +68,14 @@ class Settings(BaseSettings):
     callback_concurrency: int = Field(default=8, ge=1)
     callback_concurrency_per_destination: int = Field(default=2, ge=1)
 
+    # Learner data (README "Learner data"): submissions older than this many days are
+    # deleted by the background worker, with their results, overrides and deliveries
+    # (unset: kept until deleted); and the secret keying the learner-id hash in audit rows
+    # (unset: deletions are audited by counts only, with no hash).
+    retention_days: int | None = Field(default=None, ge=1)
+    retention_batch_size: int = Field(default=500, ge=1)
+    audit_hmac_key: SecretStr | None = None
+
     @field_validator("callback_allowed_hosts")
     @classmethod
     def _allowed_hosts_parse(cls, value: str) -> str:

@@ -30,6 +30,7 @@ from service.api.routers import (
     health,
     jobs,
     keys,
+    learners,
     metrics,
     organizations,
     questions,
@@ -168,6 +169,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         callbacks,
         jobs,
         exports,
+        learners,
     ):
         app.include_router(module.router)
     # A feedback link is its own credential: an unknown one counts as a failed credential.

@@ -1,4 +1,4 @@
-"""Background work: rescoring jobs and callback deliveries, claimed from the database.
+"""Background work: rescoring jobs, callback deliveries and retention, from the database.
 
 Any number of workers (a thread in each API process, or ``python -m service worker``
 processes) can run at once: jobs and deliveries are claimed with row locks
@@ -14,11 +14,13 @@ import threading
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.config import Settings
+from service.db.session import session_scope
 from service.domain.callbacks import service as callback_service
 from service.domain.callbacks.destinations import DestinationPolicy
 from service.domain.callbacks.service import DeliveryPolicy
 from service.domain.jobs import service as job_service
 from service.domain.jobs.service import JobPolicy
+from service.domain.learners import service as learner_service
 from service.domain.rubrics.service import GraderCache
 
 log = logging.getLogger(__name__)
@@ -42,11 +44,27 @@ def policies(settings: Settings) -> tuple[JobPolicy, DeliveryPolicy]:
 
 
 def run_once(factory: sessionmaker[Session], graders: GraderCache, settings: Settings) -> bool:
-    """One round: deliver due callbacks, work on one job. True if anything was done."""
+    """One round: deliver due callbacks, work on one job, delete one batch of expired
+    submissions (when retention is on). True if anything was done."""
     job_policy, delivery_policy = policies(settings)
     delivered = callback_service.deliver_due(factory, policy=delivery_policy)
     job = job_service.run_next_job(factory, graders, job_policy)
-    return bool(delivered) or job is not None
+    expired = apply_retention(factory, settings)
+    return bool(delivered) or job is not None or bool(expired)
+
+
+def apply_retention(factory: sessionmaker[Session], settings: Settings) -> int:
+    """Delete one bounded batch of submissions older than ``retention_days`` (off if unset).
+
+    One batch per round keeps each transaction short (no long write lock on SQLite); a busy
+    round makes the loop come straight back for the next batch.
+    """
+    if settings.retention_days is None:
+        return 0
+    with session_scope(factory) as session:
+        return learner_service.delete_expired(
+            session, days=settings.retention_days, batch_size=settings.retention_batch_size
+        )
 
 
 class Worker:

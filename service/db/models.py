@@ -395,3 +395,30 @@ class CallbackDelivery(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEvent(Base):
+    """Who did what to personal data, and when: never the data itself.
+
+    A learner deletion stores counts and a keyed hash of the learner id (``subject_hash``,
+    an HMAC with a deployment secret, so the row can confirm "was learner X deleted?" for
+    someone who knows X and the secret, but does not reveal X). Rows are append-only and
+    refer to keys by id without a foreign key, so an audit row outlives what it names.
+    ``organization_id`` is empty for deployment-wide work (the retention run).
+    """
+
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        Index("ix_audit_event_organization_id_created_at", "organization_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organization.id", ondelete="RESTRICT")
+    )
+    actor_key_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    action: Mapped[str] = mapped_column(String(64))
+    subject_hash: Mapped[str | None] = mapped_column(String(64))
+    # Counts of what was affected (and ids of rewritten rubric versions): no content.
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
