@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     # GET /metrics (Prometheus); with a token set, scrapers must send "Bearer <token>".
     metrics_enabled: bool = True
     metrics_token: SecretStr | None = None
+    # Student feedback links stop working this many days after they were issued (410 Gone);
+    # unset: they never expire. An instructor can revoke a link or issue a new one any time.
+    feedback_link_ttl_days: float | None = Field(default=None, gt=0)
 
 
 @lru_cache
