@@ -14,7 +14,7 @@ everything. This module is the only place that rule is written.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from sqlalchemy.orm import Session
@@ -92,7 +92,8 @@ def set_release(
             field="close_at",
         )
     question.feedback_release = mode.value
-    question.feedback_close_at = close_at
+    # Stored and shown in UTC, the same whether read back now or from the database.
+    question.feedback_close_at = close_at.astimezone(UTC) if close_at is not None else None
     question.feedback_released_at = None
     session.flush()
     return question
