@@ -163,7 +163,7 @@ def populate(factory: sessionmaker[Session], graders: GraderCache, answers: Sequ
                         "status": "scored",
                         "created_at": created,
                         "api_key_id": poster_id,
-                        "feedback_token": f"{rng.getrandbits(192):048x}",
+                        "feedback_token_hash": f"{rng.getrandbits(256):064x}",
                         "points": template["points"],
                         "machine_points": template["points"],
                         "max_points": template["max_points"],

@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     retention_batch_size: int = Field(default=500, ge=1)
     audit_hmac_key: SecretStr | None = None
 
+    # Student feedback links stop working this many days after they were issued (410 Gone);
+    # unset: they never expire. An instructor can revoke a link or issue a new one any time.
+    feedback_link_ttl_days: float | None = Field(default=None, gt=0)
+
     @field_validator("callback_allowed_hosts")
     @classmethod
     def _allowed_hosts_parse(cls, value: str) -> str:

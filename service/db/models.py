@@ -85,6 +85,10 @@ class Question(Base):
     __table_args__ = (
         UniqueConstraint("organization_id", "slug"),
         Index("ix_question_course_id_slug", "course_id", "slug"),
+        CheckConstraint(
+            "feedback_release IN ('immediately', 'after_close', 'manual')",
+            name="feedback_release",
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -99,6 +103,15 @@ class Question(Base):
     score_step: Mapped[float] = mapped_column(Float)
     # Number of the current (newest) rubric version.
     rubric_version: Mapped[int] = mapped_column(Integer)
+    # When students and integrations see the score and its reasons (Moodle's review options):
+    # "immediately", "after_close" (from ``feedback_close_at``) or "manual" (from
+    # ``feedback_released_at``, set when an instructor releases). The rule itself lives in
+    # service/domain/submissions/release.py.
+    feedback_release: Mapped[str] = mapped_column(
+        String(16), default="immediately", server_default="immediately"
+    )
+    feedback_close_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    feedback_released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -212,8 +225,12 @@ class Submission(Base):
     api_key_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("api_key.id", ondelete="RESTRICT")
     )
-    # Capability token of the student feedback URL: random, unguessable, unique.
-    feedback_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # SHA-256 (hex) of the capability token of the student feedback URL. The token itself is
+    # never stored: it is shown once, when the submission or a new link is created. Null
+    # after an instructor revoked the link. ``feedback_token_issued_at`` starts the link's
+    # lifetime (``GRADER_FEEDBACK_LINK_TTL_DAYS``).
+    feedback_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    feedback_token_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     points: Mapped[float | None] = mapped_column(Float)
     machine_points: Mapped[float | None] = mapped_column(Float)
     max_points: Mapped[float | None] = mapped_column(Float)

@@ -27,7 +27,9 @@ def test_submissions_survive_a_restart(settings: Settings) -> None:
     with TestClient(create_app(settings), headers=auth(ADMIN_KEY)) as second:
         response = second.get(f"/v1/submissions/{created['id']}")
     assert response.status_code == 200
-    assert response.json() == created
+    # The feedback link is shown once, when the submission is created (only its hash is kept).
+    assert created["feedback_url"].startswith("http://testserver/v1/feedback/")
+    assert response.json() == {**created, "feedback_url": None}
 
 
 class BrokenGraders(GraderCache):
@@ -89,7 +91,7 @@ def test_changed_rubric_file_creates_a_new_version_and_old_scores_keep_theirs(
         assert question["rubric_version"] == 2
         assert question["title"] == "Backchannels and decisions (revised)"
         assert second["result"]["rubric_version"] == 2
-        assert old == first
+        assert old == {**first, "feedback_url": None}  # the link is shown only once
 
 
 def test_unchanged_rubrics_do_not_create_versions_on_restart(settings: Settings) -> None:

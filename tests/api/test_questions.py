@@ -21,6 +21,12 @@ def test_list_questions_returns_the_three_seed_questions(client: TestClient) -> 
             "score_step": data["score_step"],
             "course_id": "default",
             "rubric_version": 1,
+            "feedback_release": {
+                "mode": "immediately",
+                "close_at": None,
+                "released_at": None,
+                "released": True,
+            },
         }
 
 

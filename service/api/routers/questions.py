@@ -7,10 +7,17 @@ from fastapi import APIRouter, Body, Path
 from service.api.deps import Instructor, Reader, SessionDep
 from service.api.problems import ProblemDetail
 from service.api.routers.common import AUTH_ERRORS, NOT_FOUND
+from service.db.base import utcnow
 from service.domain.jobs import service as job_service
 from service.domain.jobs.schemas import JobRead
 from service.domain.questions import service as question_service
-from service.domain.questions.schemas import QuestionList, QuestionPublicRead, QuestionRead
+from service.domain.questions.schemas import (
+    FeedbackReleaseRead,
+    FeedbackReleaseUpdate,
+    QuestionList,
+    QuestionPublicRead,
+    QuestionRead,
+)
 from service.domain.reviews import service as review_service
 from service.domain.reviews.schemas import QuestionStats
 from service.domain.rubrics import service as rubric_service
@@ -21,6 +28,7 @@ from service.domain.rubrics.schemas import (
     RubricVersionList,
     RubricVersionRead,
 )
+from service.domain.submissions import release
 from service.domain.validation import SLUG_PATTERN
 from service.scoring.calibration import MIN_EXAMPLES
 
@@ -190,3 +198,36 @@ def calibrate(
 def stats(question_id: QuestionId, session: SessionDep, principal: Instructor) -> QuestionStats:
     question = question_service.get_question(session, principal.scope, question_id)
     return review_service.question_stats(session, question)
+
+
+@router.put(
+    "/{question_id}/feedback-release",
+    response_model=FeedbackReleaseRead,
+    summary="When students and integrations see scores and feedback (instructor)",
+    responses=NOT_FOUND,
+)
+def set_feedback_release(
+    question_id: QuestionId, body: FeedbackReleaseUpdate, session: SessionDep, principal: Instructor
+) -> FeedbackReleaseRead:
+    """`immediately` (default), `after_close` (from `close_at`, which needs a timezone
+    offset) or `manual` (when you call `.../feedback-release/release`). Choosing a mode
+    withdraws an earlier release. Instructors always see everything."""
+    question = question_service.get_question(session, principal.scope, question_id)
+    release.set_release(
+        session, question, mode=release.ReleaseMode(body.mode), close_at=body.close_at
+    )
+    return release.present_release(question, utcnow())
+
+
+@router.post(
+    "/{question_id}/feedback-release/release",
+    response_model=FeedbackReleaseRead,
+    summary="Release the question's feedback now (instructor)",
+    responses=NOT_FOUND,
+)
+def release_feedback(
+    question_id: QuestionId, session: SessionDep, principal: Instructor
+) -> FeedbackReleaseRead:
+    question = question_service.get_question(session, principal.scope, question_id)
+    release.release_now(session, question)
+    return release.present_release(question, utcnow())

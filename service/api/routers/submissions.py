@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
@@ -12,16 +12,19 @@ from sqlalchemy.orm import Session
 from service.api.deps import GradersDep, Instructor, Integration, Reader, SessionDep, SettingsDep
 from service.api.problems import ProblemDetail
 from service.api.routers.common import AUTH_ERRORS, NOT_FOUND
-from service.db.models import ScoreOverride
+from service.db.base import utcnow
+from service.db.models import ScoreOverride, Submission
 from service.domain.access.principal import Principal
 from service.domain.idempotency import service as idempotency
 from service.domain.keys import service as key_service
 from service.domain.reviews import service as review_service
 from service.domain.reviews.schemas import OverrideCreate, OverrideList, OverrideRead
 from service.domain.submissions import batch as batch_service
+from service.domain.submissions import release
 from service.domain.submissions import service as submission_service
-from service.domain.submissions.presenters import present_submission
+from service.domain.submissions.presenters import feedback_url_of, present_submission
 from service.domain.submissions.schemas import (
+    FeedbackLinkRead,
     SubmissionCreate,
     SubmissionFilter,
     SubmissionListQuery,
@@ -47,6 +50,14 @@ IdempotencyKey = Annotated[
 
 def public_base_url(request: Request, settings: SettingsDep) -> str:
     return settings.public_base_url or str(request.base_url)
+
+
+def _present(
+    submission: Submission, principal: Principal, base_url: str | None = None
+) -> SubmissionRead:
+    """Integrations see points and results only once the question releases them."""
+    shown = release.shows_results(submission.question, principal=principal, now=utcnow())
+    return present_submission(submission, base_url=base_url, released=shown)
 
 
 def _run_idempotent(
@@ -96,7 +107,7 @@ def create_submission(
             session, graders=graders, body=body, principal=principal
         )
         status = 201 if submission.status == "scored" else 202
-        return status, present_submission(submission, base_url=base_url).model_dump(mode="json")
+        return status, _present(submission, principal, base_url).model_dump(mode="json")
 
     return _run_idempotent(session, principal, idempotency_key, request, body, action)
 
@@ -150,7 +161,7 @@ def create_batch(
                 index=outcome.index,
                 status=outcome.status,
                 submission=(
-                    present_submission(outcome.submission, base_url=base_url)
+                    _present(outcome.submission, principal, base_url)
                     if outcome.submission is not None
                     else None
                 ),
@@ -167,9 +178,7 @@ def create_batch(
 
 @router.get("", response_model=SubmissionPage, summary="List and filter submissions")
 def list_submissions(
-    request: Request,
     session: SessionDep,
-    settings: SettingsDep,
     principal: Reader,
     query: Annotated[SubmissionListQuery, Query()],
 ) -> SubmissionPage:
@@ -184,10 +193,8 @@ def list_submissions(
         limit=query.limit,
         scope=principal.submission_scope,
     )
-    base_url = public_base_url(request, settings)
     return SubmissionPage(
-        items=[present_submission(s, base_url=base_url) for s in page.items],
-        next_cursor=page.next_cursor,
+        items=[_present(s, principal) for s in page.items], next_cursor=page.next_cursor
     )
 
 
@@ -198,16 +205,63 @@ def list_submissions(
     responses=NOT_FOUND,
 )
 def get_submission(
+    submission_id: uuid.UUID, session: SessionDep, principal: Reader
+) -> SubmissionRead:
+    """The feedback_url is null here: only the response that issued a link shows it."""
+    submission = submission_service.get_submission(
+        session, submission_id, scope=principal.submission_scope
+    )
+    return _present(submission, principal)
+
+
+@router.post(
+    "/{submission_id}/feedback-link",
+    status_code=201,
+    response_model=FeedbackLinkRead,
+    summary="Issue a new feedback link; the old one stops working (instructor, or the "
+    "integration that posted it)",
+    responses=NOT_FOUND,
+)
+def create_feedback_link(
     submission_id: uuid.UUID,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
     principal: Reader,
-) -> SubmissionRead:
+) -> FeedbackLinkRead:
+    """The new URL is shown in this response only: the service keeps a hash of it."""
     submission = submission_service.get_submission(
         session, submission_id, scope=principal.submission_scope
     )
-    return present_submission(submission, base_url=public_base_url(request, settings))
+    submission_service.reissue_feedback_link(session, submission)
+    feedback_url = feedback_url_of(submission, public_base_url(request, settings))
+    # Both were set by the reissue above.
+    assert feedback_url is not None
+    assert submission.feedback_token_issued_at is not None
+    return FeedbackLinkRead(
+        submission_id=submission.id,
+        feedback_url=feedback_url,
+        issued_at=submission.feedback_token_issued_at,
+        expires_at=submission_service.feedback_link_expires_at(
+            submission, settings.feedback_link_ttl_days
+        ),
+    )
+
+
+@router.delete(
+    "/{submission_id}/feedback-link",
+    status_code=204,
+    summary="Revoke the feedback link: it answers 404 from now on (instructor)",
+    responses=NOT_FOUND,
+)
+def revoke_feedback_link(
+    submission_id: uuid.UUID, session: SessionDep, principal: Instructor
+) -> Response:
+    submission = submission_service.get_submission(
+        session, submission_id, scope=principal.submission_scope
+    )
+    submission_service.revoke_feedback_link(session, submission)
+    return Response(status_code=204)
 
 
 @router.post(

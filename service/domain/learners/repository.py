@@ -136,7 +136,7 @@ class SubmissionDeletion:
                 delete(GradingResult).where(GradingResult.submission_id.in_(chunk))
             )
             tokens = select(Submission.id).where(
-                Submission.id.in_(chunk), Submission.feedback_token.is_not(None)
+                Submission.id.in_(chunk), Submission.feedback_token_hash.is_not(None)
             )
             counts["feedback_tokens"] += len(self.session.scalars(tokens).all())
             counts["submissions"] += self._run(

@@ -137,7 +137,7 @@ def _export_submission(
         max_points=submission.max_points,
         needs_review=submission.needs_review,
         is_overridden=submission.is_overridden,
-        feedback_link=FeedbackLinkExport(issued=submission.feedback_token is not None),
+        feedback_link=FeedbackLinkExport(issued=submission.feedback_token_hash is not None),
         results=[_export_result(r) for r in submission.results],
         overrides=[
             OverrideExport(

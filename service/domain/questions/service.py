@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from service.db.base import utcnow
 from service.db.models import Question
 from service.domain.access.principal import Principal, Scope
 from service.domain.organizations import service as organization_service
@@ -12,6 +13,7 @@ from service.domain.questions.repository import QuestionRepository
 from service.domain.questions.schemas import QuestionPublicRead, QuestionRead
 from service.domain.rubrics import service as rubric_service
 from service.domain.rubrics.service import ImportOutcome
+from service.domain.submissions import release
 from service.errors import NotFound, UnprocessableRequest
 
 
@@ -50,6 +52,7 @@ def present_question(question: Question, *, full: bool) -> QuestionRead | Questi
         **public.model_dump(),
         course_id=question.course.slug,
         rubric_version=question.rubric_version,
+        feedback_release=release.present_release(question, utcnow()),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from service.db.models import GradingResult, Submission
+from service.domain.submissions import release
 from service.domain.submissions.schemas import (
     AdvisoryRead,
     Components,
@@ -15,6 +16,7 @@ from service.domain.submissions.schemas import (
     SubmissionRead,
     Weights,
 )
+from service.domain.submissions.service import issued_feedback_token
 
 PENDING_MESSAGE = (
     "Your answer has been saved but could not be scored yet; it will be scored automatically "
@@ -56,12 +58,24 @@ def present_result(result: GradingResult) -> ResultRead:
     )
 
 
-def present_submission(submission: Submission, *, base_url: str | None = None) -> SubmissionRead:
-    """``base_url`` (the service's public address) turns the feedback token into a URL."""
+def feedback_url_of(submission: Submission, base_url: str | None) -> str | None:
+    """The link, only in the request that issued its token (the database keeps a hash)."""
+    token = issued_feedback_token(submission)
+    if base_url is None or token is None:
+        return None
+    return f"{base_url.rstrip('/')}/v1/feedback/{token}"
+
+
+def present_submission(
+    submission: Submission, *, base_url: str | None = None, released: bool = True
+) -> SubmissionRead:
+    """``base_url`` (the service's public address) turns a just-issued token into a URL.
+
+    ``released`` False (see ``release.shows_results``) holds back points and the result."""
+    feedback_url = feedback_url_of(submission, base_url)
+    if not released:
+        return _present_withheld_submission(submission, feedback_url)
     latest = submission.latest_result
-    feedback_url = None
-    if base_url is not None and submission.feedback_token:
-        feedback_url = f"{base_url.rstrip('/')}/v1/feedback/{submission.feedback_token}"
     return SubmissionRead(
         id=submission.id,
         question_id=submission.question.slug,
@@ -79,7 +93,32 @@ def present_submission(submission: Submission, *, base_url: str | None = None) -
     )
 
 
-def present_feedback(submission: Submission, *, prompt: str) -> FeedbackRead:
+def _present_withheld_submission(
+    submission: Submission, feedback_url: str | None
+) -> SubmissionRead:
+    """Before release: that the answer arrived, nothing about its score."""
+    return SubmissionRead(
+        id=submission.id,
+        question_id=submission.question.slug,
+        learner_id=submission.learner_id,
+        answer=submission.answer,
+        status="scored" if submission.status == "scored" else "pending",
+        created_at=submission.created_at,
+        points=None,
+        max_points=None,
+        overridden=False,
+        needs_review=False,
+        result=None,
+        feedback_url=feedback_url,
+        message=release.withheld_message(submission.question),
+        feedback_released=False,
+    )
+
+
+def present_feedback(submission: Submission, *, prompt: str, released: bool = True) -> FeedbackRead:
+    """``released`` False (see ``release.shows_results``): only the answer and its status."""
+    if not released:
+        return _present_withheld_feedback(submission, prompt=prompt)
     latest = submission.latest_result
     result = present_result(latest) if latest is not None else None
     return FeedbackRead(
@@ -106,4 +145,22 @@ def present_feedback(submission: Submission, *, prompt: str) -> FeedbackRead:
             for c in (result.criteria if result else [])
         ],
         message=PENDING_MESSAGE if result is None else None,
+    )
+
+
+def _present_withheld_feedback(submission: Submission, *, prompt: str) -> FeedbackRead:
+    return FeedbackRead(
+        question_prompt=prompt,
+        answer=submission.answer,
+        status="scored" if submission.status == "scored" else "pending",
+        submitted_at=submission.created_at,
+        points=None,
+        max_points=None,
+        adjusted_by_instructor=False,
+        summary=None,
+        criteria=[],
+        advisories=[],
+        message=release.withheld_message(submission.question),
+        released=False,
+        feedback_available_at=release.available_at(submission.question),
     )

@@ -101,9 +101,10 @@ class SubmissionRepository:
         )
         return self.session.scalars(stmt).first()
 
-    def get_by_feedback_token(self, token: str) -> Submission | None:
+    def get_by_feedback_token(self, token_hash: str) -> Submission | None:
+        """By the SHA-256 of the link's token (the only form the database keeps)."""
         stmt = _with_results(
-            select(Submission).where(Submission.feedback_token == token, *self._scope())
+            select(Submission).where(Submission.feedback_token_hash == token_hash, *self._scope())
         )
         return self.session.scalars(stmt).first()
 

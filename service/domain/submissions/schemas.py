@@ -141,10 +141,19 @@ class SubmissionRead(BaseModel):
     needs_review: bool = Field(description="The machine score is uncertain or flagged.")
     result: ResultRead | None = Field(description="The newest machine score; null while pending.")
     feedback_url: str | None = Field(
-        default=None, description="The student's own feedback page (no key needed; share it)."
+        default=None,
+        description="The student's own feedback page (no key needed; share it). Only in the "
+        "response that created the submission (or a new link): the service keeps only a hash.",
     )
     message: str | None = Field(
-        default=None, description="Set when the answer is stored but not yet scored."
+        default=None,
+        description="Set when the answer is stored but not yet scored, or its feedback is "
+        "not released yet.",
+    )
+    feedback_released: bool = Field(
+        default=True,
+        description="False until the question releases feedback: points and result are then "
+        "held back from integrations (staff always see them).",
     )
 
 
@@ -175,6 +184,13 @@ class FeedbackRead(BaseModel):
     criteria: list[FeedbackCriterion]
     advisories: list[FeedbackAdvisory]
     message: str | None = None
+    released: bool = Field(
+        default=True,
+        description="False until the question releases feedback: then only the answer is shown.",
+    )
+    feedback_available_at: datetime | None = Field(
+        default=None, description="Before release: when feedback becomes available, if known."
+    )
 
 
 class SubmissionPage(BaseModel):
@@ -213,3 +229,12 @@ class SubmissionListQuery(SubmissionFilter):
         default=None, description="The next_cursor of the previous page."
     )
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE
+
+
+class FeedbackLinkRead(BaseModel):
+    """A new feedback link, shown once: the service stores only a hash of its token."""
+
+    submission_id: uuid.UUID
+    feedback_url: str
+    issued_at: datetime
+    expires_at: datetime | None = Field(description="Null: the link does not expire.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import logging
 import secrets
@@ -11,18 +12,21 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from service import observability
+from service.db.base import utcnow
 from service.db.models import ApiKey, GradingResult, Question, RubricVersion, Submission
 from service.domain.access.principal import Principal, Scope
 from service.domain.callbacks import service as callback_service
 from service.domain.questions import service as question_service
 from service.domain.rubrics import service as rubric_service
 from service.domain.rubrics.service import GraderCache
+from service.domain.submissions import release
 from service.domain.submissions.repository import SubmissionRepository
 from service.domain.submissions.schemas import SubmissionCreate, SubmissionFilter
 from service.errors import DomainError, NotFound
@@ -39,9 +43,61 @@ class InvalidCursor(DomainError):
     title = "Invalid cursor"
 
 
+class FeedbackLinkExpired(DomainError):
+    status_code = 410
+    code = "feedback_link_expired"
+    title = "Feedback link expired"
+
+
+# Key of the plain token in the ORM instance's ``info``: it lives only as long as the
+# instance of the request that issued it, so only that response can show the link.
+_ISSUED_TOKEN = "issued_feedback_token"
+
+
 def new_feedback_token() -> str:
     """256 random bits, URL-safe: the student's feedback URL is its own credential."""
     return secrets.token_urlsafe(FEEDBACK_TOKEN_BYTES)
+
+
+def hash_feedback_token(token: str) -> str:
+    """What the database keeps: a leaked table (or backup) opens no student's feedback."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_feedback_link(submission: Submission) -> str:
+    """A new token for ``submission``, replacing (and so revoking) any earlier one."""
+    token = new_feedback_token()
+    submission.feedback_token_hash = hash_feedback_token(token)
+    submission.feedback_token_issued_at = utcnow()
+    inspect(submission).info[_ISSUED_TOKEN] = token
+    return token
+
+
+def issued_feedback_token(submission: Submission) -> str | None:
+    """The plain token, only on the instance that issued it in this request."""
+    token = inspect(submission).info.get(_ISSUED_TOKEN)
+    return token if isinstance(token, str) else None
+
+
+def feedback_link_expires_at(submission: Submission, ttl_days: float | None) -> datetime | None:
+    if ttl_days is None or submission.feedback_token_issued_at is None:
+        return None
+    return submission.feedback_token_issued_at + timedelta(days=ttl_days)
+
+
+def revoke_feedback_link(session: Session, submission: Submission) -> None:
+    """The link stops working at once (404, like any unknown link)."""
+    submission.feedback_token_hash = None
+    submission.feedback_token_issued_at = None
+    inspect(submission).info.pop(_ISSUED_TOKEN, None)
+    session.flush()
+
+
+def reissue_feedback_link(session: Session, submission: Submission) -> str:
+    """A new link for ``submission``; the old one stops working."""
+    token = issue_feedback_link(submission)
+    session.flush()
+    return token
 
 
 def create_submission(
@@ -70,9 +126,9 @@ def create_submission(
         answer=body.answer,
         status="pending",
         api_key_id=principal.key_id,
-        feedback_token=new_feedback_token(),
         results=[],
     )
+    issue_feedback_link(submission)
     SubmissionRepository(session, principal.submission_scope).add(submission)
     if score_submission(session, submission, question=question, graders=graders) is None:
         session.flush()
@@ -148,7 +204,11 @@ def callback_payload(submission: Submission) -> dict[str, Any]:
     # Imported here: presenters import this module's types for the response shape.
     from service.domain.submissions.presenters import present_submission
 
-    return present_submission(submission).model_dump(mode="json", exclude={"feedback_url"})
+    # The receiver is an integration: before release it hears only that the answer arrived.
+    shown = release.shows_results(submission.question, principal=None, now=utcnow())
+    return present_submission(submission, released=shown).model_dump(
+        mode="json", exclude={"feedback_url"}
+    )
 
 
 def _result_row(breakdown: ScoreBreakdown, *, version: RubricVersion) -> GradingResult:
@@ -219,11 +279,22 @@ def get_submission(session: Session, submission_id: uuid.UUID, *, scope: Scope) 
     return submission
 
 
-def get_by_feedback_token(session: Session, token: str) -> Submission:
-    """The link is the student's credential: it names one submission, whoever asks."""
-    submission = SubmissionRepository(session, Scope.system()).get_by_feedback_token(token)
+def get_by_feedback_token(
+    session: Session, token: str, *, ttl_days: float | None = None, now: datetime | None = None
+) -> Submission:
+    """The link is the student's credential: it names one submission, whoever asks.
+
+    Looked up by hash. A revoked link is unknown (404); one older than ``ttl_days`` is 410,
+    so the student knows to ask for a new one rather than to check the address."""
+    repo = SubmissionRepository(session, Scope.system())
+    submission = repo.get_by_feedback_token(hash_feedback_token(token))
     if submission is None:
         raise NotFound("No feedback at this address; check the link you were given.")
+    expires_at = feedback_link_expires_at(submission, ttl_days)
+    if expires_at is not None and expires_at <= (now or utcnow()):
+        raise FeedbackLinkExpired(
+            "This feedback link has expired; ask your instructor or your course for a new one."
+        )
     return submission
 
 
