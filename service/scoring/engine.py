@@ -67,7 +67,9 @@ DERIVED_COVERED_TEMPLATE = "Your answer uses {met} of the {total} key ideas of a
 DERIVED_MISSING_TEMPLATE = (
     "Your answer is still missing {missing} of the {total} key ideas of a full answer."
 )
-_SUMMARY_HEAD = "You scored {points:g} out of {max_points:g} and covered {met} of {total} key ideas."
+_SUMMARY_HEAD = (
+    "You scored {points:g} out of {max_points:g} and covered {met} of {total} key ideas."
+)
 _SUMMARY_TAIL = "Read the feedback on the ideas you missed to see what to add."
 
 # Question-independent components, the inputs of a calibration model (all roughly 0..1).
