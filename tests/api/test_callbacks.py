@@ -82,6 +82,8 @@ def test_scored_and_overridden_results_are_posted_signed(
     payload = json.loads(first["body"])
     assert payload["submission"]["id"] == created["id"]
     assert payload["submission"]["points"] == created["points"]
+    # The integration's own view: student-safe, exactly as its POST answered.
+    assert payload["submission"]["result"] == {**created["result"], "view": "student"}
     assert json.loads(second["body"])["submission"]["points"] == 10
     assert first["headers"]["X-Grader-Event"] == "submission.scored"
     assert first["headers"]["X-Grader-Delivery"] == payload["id"]

@@ -94,7 +94,9 @@ def create_submission(
             session, graders=graders, body=body, principal=principal
         )
         status = 201 if submission.status == "scored" else 202
-        return status, present_submission(submission, base_url=base_url).model_dump(mode="json")
+        return status, present_submission(
+            submission, base_url=base_url, full=principal.role in ("admin", "instructor")
+        ).model_dump(mode="json")
 
     return _run_idempotent(session, principal, idempotency_key, request, body, action)
 
@@ -148,7 +150,11 @@ def create_batch(
                 index=outcome.index,
                 status=outcome.status,
                 submission=(
-                    present_submission(outcome.submission, base_url=base_url)
+                    present_submission(
+                        outcome.submission,
+                        base_url=base_url,
+                        full=principal.role in ("admin", "instructor"),
+                    )
                     if outcome.submission is not None
                     else None
                 ),
@@ -179,7 +185,10 @@ def list_submissions(
     )
     base_url = public_base_url(request, settings)
     return SubmissionPage(
-        items=[present_submission(s, base_url=base_url) for s in page.items],
+        items=[
+            present_submission(s, base_url=base_url, full=principal.role in ("admin", "instructor"))
+            for s in page.items
+        ],
         next_cursor=page.next_cursor,
     )
 
@@ -198,7 +207,11 @@ def get_submission(
     principal: Reader,
 ) -> SubmissionRead:
     submission = submission_service.get_submission(session, submission_id, principal=principal)
-    return present_submission(submission, base_url=public_base_url(request, settings))
+    return present_submission(
+        submission,
+        base_url=public_base_url(request, settings),
+        full=principal.role in ("admin", "instructor"),
+    )
 
 
 @router.post(

@@ -141,7 +141,10 @@ def callback_payload(submission: Submission) -> dict[str, Any]:
     # Imported here: presenters import this module's types for the response shape.
     from service.domain.submissions.presenters import present_submission
 
-    return present_submission(submission).model_dump(mode="json", exclude={"feedback_url"})
+    # The integration's view: student-safe, like every other answer it gets.
+    return present_submission(submission, full=False).model_dump(
+        mode="json", exclude={"feedback_url"}
+    )
 
 
 def _result_row(breakdown: ScoreBreakdown, *, version: RubricVersion) -> GradingResult:
