@@ -265,8 +265,8 @@ NON_LATIN_MIN_LETTER_SHARE = 0.5
 # hundred words almost never, and the set phrases a feedback text shares with honest answers
 # are the question's own ("the Cuban Missile Crisis"), so 4-grams that also occur in the
 # question's material (prompt, references, phrasings, background) are not counted. A
-# 4-gram with fewer than two content words ("that you did not", "it needs to be") is
-# ordinary English, not a copy. Copied
+# copied run (overlapping shared 4-grams) with fewer than two content words ("that you did
+# not", "it needs to be") is ordinary English, not a copy. Copied
 # words are removed before scoring whatever their number (so they never earn marks); the
 # answer is flagged when it copies two 4-grams' worth of words, or one when that is half of
 # everything it says.
@@ -455,11 +455,7 @@ def _echo_keys(tokens: Sequence[Token]) -> tuple[list[str], list[bool], list[int
 def _shingles(text: str) -> set[tuple[str, ...]]:
     stems, stops, _ = _echo_keys(tokenize(text))
     size = ECHO_SHINGLE_WORDS
-    return {
-        tuple(stems[i : i + size])
-        for i in range(len(stems) - size + 1)
-        if size - sum(stops[i : i + size]) >= ECHO_MIN_CONTENT_WORDS
-    }
+    return {tuple(stems[i : i + size]) for i in range(len(stems) - size + 1)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -478,8 +474,9 @@ class FeedbackEcho:
         return cls(frozenset(copied - own))
 
     def find(self, tokens: Sequence[Token]) -> Echo:
-        """The ranges of the answer (``tokens``: ``tokenize(answer)``) copied from feedback."""
-        stems, _, where = _echo_keys(tokens)
+        """The ranges of the answer (``tokens``: ``tokenize(answer)``) copied from feedback:
+        runs of overlapping shared 4-grams with at least two content words."""
+        stems, stops, where = _echo_keys(tokens)
         size = ECHO_SHINGLE_WORDS
         shingles = self.shingles
         copied = [False] * len(stems)
@@ -487,14 +484,18 @@ class FeedbackEcho:
             if tuple(stems[i : i + size]) in shingles:
                 copied[i : i + size] = [True] * size
         spans: list[tuple[int, int]] = []
+        words = 0
         run_start: int | None = None
         for position, is_copied in enumerate([*copied, False]):
             if is_copied and run_start is None:
                 run_start = position
             elif not is_copied and run_start is not None:
-                spans.append((tokens[where[run_start]].start, tokens[where[position - 1]].end))
+                content = position - run_start - sum(stops[run_start:position])
+                if content >= ECHO_MIN_CONTENT_WORDS:
+                    spans.append((tokens[where[run_start]].start, tokens[where[position - 1]].end))
+                    words += position - run_start
                 run_start = None
-        return Echo(tuple(spans), sum(copied), len(stems))
+        return Echo(tuple(spans), words, len(stems))
 
 
 def assess(
