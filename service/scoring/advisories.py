@@ -453,7 +453,7 @@ def _echo_keys(tokens: Sequence[Token]) -> tuple[list[str], list[bool], list[int
 
 
 def _shingles(text: str) -> set[tuple[str, ...]]:
-    stems, stops, _ = _echo_keys(tokenize(text))
+    stems = _echo_keys(tokenize(text))[0]
     size = ECHO_SHINGLE_WORDS
     return {tuple(stems[i : i + size]) for i in range(len(stems) - size + 1)}
 
