@@ -15,7 +15,15 @@ from collections.abc import Sequence
 import numpy as np
 
 from service.scoring import limits
-from service.scoring.advisories import Advisory, AnswerContext, apply_caps, assess
+from service.scoring.advisories import (
+    ADVISORY_MESSAGES,
+    ECHOES_FEEDBACK,
+    Advisory,
+    AnswerContext,
+    FeedbackEcho,
+    apply_caps,
+    assess,
+)
 from service.scoring.calibration import Calibration
 from service.scoring.errors import RubricError, ScoringError
 from service.scoring.keywords import (
@@ -48,9 +56,24 @@ from service.scoring.types import (
 
 # Bump whenever any output of ``Grader.grade`` can change for the same rubric and answer:
 # stored results carry it, so old and new scores can always be told apart.
-ENGINE_VERSION = "2.2.0"
+ENGINE_VERSION = "2.3.0"
 
 _WEIGHT_TOLERANCE = 1e-6
+
+# Feedback for criteria derived from reference answers. Such a criterion is one word of the
+# model answer, so any text that named it would hand the answer key to the student: these
+# say only that a key term was used or is missing. The student view (see the submissions
+# presenter) reports derived criteria in aggregate with the two templates after them.
+DERIVED_FEEDBACK_HIT = "You used one of the key terms of a full answer."
+DERIVED_FEEDBACK_MISS = "A full answer uses a key term that your answer does not have yet."
+DERIVED_COVERED_TEMPLATE = "Your answer uses {met} of the {total} key ideas of a full answer."
+DERIVED_MISSING_TEMPLATE = (
+    "Your answer is still missing {missing} of the {total} key ideas of a full answer."
+)
+_SUMMARY_HEAD = (
+    "You scored {points:g} out of {max_points:g} and covered {met} of {total} key ideas."
+)
+_SUMMARY_TAIL = "Read the feedback on the ideas you missed to see what to add."
 
 # Question-independent components, the inputs of a calibration model (all roughly 0..1).
 BASE_FEATURES: tuple[str, ...] = (
@@ -135,7 +158,12 @@ class Grader:
         derived = derive_criteria(references, rubric.prompt, material)
         self.auto_criteria = not rubric.criteria
         self._terms: tuple[CompiledCriterion, ...] = tuple(
-            compile_criterion(spec, field=f"criteria[{i}]")
+            compile_criterion(
+                dataclasses.replace(
+                    spec, feedback_hit=DERIVED_FEEDBACK_HIT, feedback_miss=DERIVED_FEEDBACK_MISS
+                ),
+                field=f"criteria[{i}]",
+            )
             for i, spec in enumerate(derived.criteria)
         )
         self._terms_by_reference = derived.by_reference
@@ -200,6 +228,16 @@ class Grader:
                 ),
                 background=rubric.background,
             )
+        # Everything a student of this question could be shown, so that an answer pasting it
+        # back earns nothing for it (the question's own material is not counted as copied).
+        self._echo = FeedbackEcho.build(
+            feedback_texts(self.criteria),
+            [
+                rubric.prompt,
+                *material,
+                *(p for c in (*self.criteria, *self._terms) for p in c.spec.phrasings),
+            ],
+        )
         self._neighbours: NeighbourIndex | None = None
         self._graded_base = np.zeros((0, len(BASE_FEATURES)))
         if self.graded:
@@ -227,6 +265,13 @@ class Grader:
 
     def grade(self, answer: str) -> ScoreBreakdown:
         tokens = tokenize(answer)  # once: measuring and the advisories share them
+        # Text copied from the question's feedback is blanked out before anything is
+        # measured: it earns no keyword, similarity or neighbour credit. Offsets are kept,
+        # so spans still point into the answer as submitted.
+        echo = self._echo.find(tokens)
+        if echo.spans:
+            answer = echo.strip(answer)
+            tokens = tokenize(answer)
         measured = self._measure(answer, tokens=tokens)
         rubric = self.rubric
         features = measured.features
@@ -262,8 +307,11 @@ class Grader:
                 similarity=min(1.0, max(0.0, similarity)),
                 coverage=min(1.0, max(0.0, features["keyword_coverage"])),
                 tokens=tokens,
+                echo=echo,
             )
             raw = apply_caps(raw, advisories)
+        elif echo.flagged:
+            advisories = (ECHOES_FEEDBACK,)
         points = float(
             min(rubric.max_points, round_to_step(raw * rubric.max_points, rubric.score_step))
         )
@@ -705,7 +753,23 @@ def _criterion_result(match: CriterionMatch) -> CriterionResult:
 def _summary(counts: tuple[int, int], points: float, max_points: float) -> str:
     """``counts``: criteria met and criteria in all (every derived term, reported or not)."""
     met, total = counts
-    head = f"You scored {points:g} out of {max_points:g} and covered {met} of {total} key ideas."
+    head = _SUMMARY_HEAD.format(points=points, max_points=max_points, met=met, total=total)
     if met == total:
         return head
-    return f"{head} Read the feedback on the ideas you missed to see what to add."
+    return f"{head} {_SUMMARY_TAIL}"
+
+
+def feedback_texts(criteria: Sequence[CompiledCriterion]) -> list[str]:
+    """Every text the engine or the student view can show about an answer to a question
+    with these criteria: hit and miss feedback, the derived-criteria texts, the summary
+    and every advisory message (numbers in templates are placeholders; echo matching skips
+    numbers)."""
+    return [
+        *(text for c in criteria for text in (c.spec.feedback_hit, c.spec.feedback_miss)),
+        DERIVED_FEEDBACK_HIT,
+        DERIVED_FEEDBACK_MISS,
+        DERIVED_COVERED_TEMPLATE.format(met=0, total=0),
+        DERIVED_MISSING_TEMPLATE.format(missing=0, total=0),
+        f"{_SUMMARY_HEAD.format(points=0, max_points=0, met=0, total=0)} {_SUMMARY_TAIL}",
+        *ADVISORY_MESSAGES,
+    ]

@@ -85,6 +85,8 @@ def test_scored_and_overridden_results_are_posted_signed(
     assert headers["webhook-id"] == payload["id"]
     assert abs(int(headers["webhook-timestamp"]) - time.time()) < 300
     assert "x-grader-signature" not in headers
+    # The integration's own view: student-safe, exactly as its POST answered.
+    assert payload["submission"]["result"] == {**created["result"], "view": "student"}
     deliveries = lms.get("/v1/callback/deliveries").json()["items"]
     assert {(d["status"], d["attempts"]) for d in deliveries} == {("delivered", 1)}
     assert {d["id"] for d in deliveries} == {payload["id"], json.loads(second["body"])["id"]}

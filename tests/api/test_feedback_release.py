@@ -41,9 +41,7 @@ def withheld_feedback(created: dict[str, Any], message: str, available_at: str |
         "points": None,
         "max_points": None,
         "adjusted_by_instructor": False,
-        "summary": None,
-        "criteria": [],
-        "advisories": [],
+        "result": None,
         "message": message,
         "released": False,
         "feedback_available_at": available_at,
@@ -100,7 +98,8 @@ def test_manual_release_holds_back_points_and_feedback_until_released(
     shown = anon.get(created["feedback_url"]).json()
     assert shown["released"] is True
     assert shown["points"] == staff["points"]
-    assert len(shown["criteria"]) == len(staff["result"]["criteria"])
+    ideas = len(shown["result"]["covered"]) + len(shown["result"]["missed"])
+    assert ideas == len(staff["result"]["criteria"])
     assert lms.get(f"/v1/submissions/{created['id']}").json()["points"] == staff["points"]
 
     # Choosing a mode again withdraws the release.

@@ -108,7 +108,9 @@ def test_create_question_then_submit_to_it(instructor: TestClient, lms: TestClie
     assert instructor.post("/v1/questions", json=NEW_QUESTION).status_code == 409
     scored = submit(lms, "A direct line made contact fast.", question_id="hotline-purpose")
     assert scored["max_points"] == 4
-    assert [c["met"] for c in scored["result"]["criteria"]] == [True, True]
+    full = instructor.get(f"/v1/submissions/{scored['id']}").json()["result"]
+    assert [c["met"] for c in full["criteria"]] == [True, True]
+    assert scored["result"]["missed"] == []
 
 
 @pytest.mark.parametrize(

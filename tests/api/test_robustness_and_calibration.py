@@ -103,25 +103,30 @@ def test_honest_answers_get_no_advisories(lms: TestClient) -> None:
 def test_advisories_reach_the_student_in_plain_words(lms: TestClient, anon: TestClient) -> None:
     body = submit(lms, keyword_list(Q))
     feedback = anon.get(body["feedback_url"]).json()
-    [advisory] = [a for a in feedback["advisories"] if a["code"] == "keyword_stuffing"]
+    [advisory] = [a for a in feedback["result"]["advisories"] if a["code"] == "keyword_stuffing"]
     assert "sentences" in advisory["message"]
 
 
-def test_feedback_points_at_the_words_that_matched(lms: TestClient) -> None:
+def test_feedback_points_at_the_words_that_matched(lms: TestClient, instructor: TestClient) -> None:
     answer = "Because the leaders negotiated discreetly, they avoided war."
     body = submit(lms, answer)
-    met = {c["id"]: c for c in body["result"]["criteria"] if c["met"]}
+    full = instructor.get(f"/v1/submissions/{body['id']}").json()["result"]
+    met = {c["id"]: c for c in full["criteria"] if c["met"]}
     for criterion in met.values():
         for span in criterion["spans"]:
             assert answer[span["start"] : span["end"]] == span["text"]
     assert met["de-escalation"]["matched_phrasing"] == "avoid war"
-    assert body["result"]["model"] == "default"
-    assert 0 <= body["result"]["confidence"] <= 1
+    assert full["model"] == "default"
+    assert 0 <= full["confidence"] <= 1
+    # The student sees the same words, as their own, beside the teacher's feedback.
+    shown = [[s["text"] for s in idea["your_words"]] for idea in body["result"]["covered"]]
+    assert shown == [[s["text"] for s in c["spans"]] for c in met.values()]
 
 
-def test_negated_idea_does_not_count(lms: TestClient) -> None:
+def test_negated_idea_does_not_count(lms: TestClient, instructor: TestClient) -> None:
     body = submit(lms, "The secret talks did not de-escalate anything.")
-    criteria = {c["id"]: c["met"] for c in body["result"]["criteria"]}
+    full = instructor.get(f"/v1/submissions/{body['id']}").json()["result"]
+    criteria = {c["id"]: c["met"] for c in full["criteria"]}
     assert criteria["de-escalation"] is False
 
 
@@ -140,8 +145,9 @@ def test_question_without_criteria_gets_them_from_the_reference(
     right = submit(lms, "It is in a closed path with the battery.", question_id="bulb-circuit")
     wrong = submit(lms, "The battery is dead.", question_id="bulb-circuit")
     assert right["points"] > wrong["points"]
-    assert right["result"]["criteria"]  # derived criteria, with feedback
-    assert all(c["feedback"] for c in right["result"]["criteria"])
+    full = instructor.get(f"/v1/submissions/{right['id']}").json()["result"]
+    assert full["criteria"]  # derived criteria, with feedback
+    assert all(c["feedback"] for c in full["criteria"])
 
 
 def graded_set() -> list[dict[str, Any]]:
@@ -171,8 +177,9 @@ def test_calibration_from_graded_answers_makes_a_calibrated_version(
     assert outcome["graded_answers"] == 24
     assert outcome["rubric_version"] == 3
     body = submit(lms, "Kennedy and Khrushchev negotiated secretly, which helped avoid war.")
-    assert body["result"]["model"] == "calibrated"
-    assert body["result"]["rubric_version"] == 3
+    full = instructor.get(f"/v1/submissions/{body['id']}").json()["result"]
+    assert full["model"] == "calibrated"
+    assert body["result"]["rubric_version"] == full["rubric_version"] == 3
     versions = instructor.get(f"/v1/questions/{Q}/rubric-versions").json()["items"]
     assert versions[-1]["rubric"]["calibration"] is not None
 

@@ -17,6 +17,7 @@ from service.domain.rubrics.service import load_rubric_file
 from service.scoring.advisories import (
     ADVISORY_CODES,
     COPIES_QUESTION,
+    ECHOES_FEEDBACK,
     GIBBERISH,
     KEYWORD_STUFFING,
     NOT_ENGLISH,
@@ -34,6 +35,7 @@ from tests.conftest import RUBRICS_DIR, SEED_QUESTION_IDS
 
 ALL_ADVISORIES = (
     NOT_ENGLISH,
+    ECHOES_FEEDBACK,
     GIBBERISH,
     REPETITION,
     TOO_SHORT,

@@ -55,9 +55,12 @@ def public_base_url(request: Request, settings: SettingsDep) -> str:
 def _present(
     submission: Submission, principal: Principal, base_url: str | None = None
 ) -> SubmissionRead:
-    """Integrations see points and results only once the question releases them."""
+    """Staff see the full breakdown; integrations the student-safe view, and points and
+    results only once the question releases them."""
     shown = release.shows_results(submission.question, principal=principal, now=utcnow())
-    return present_submission(submission, base_url=base_url, released=shown)
+    return present_submission(
+        submission, base_url=base_url, full=principal.is_staff, released=shown
+    )
 
 
 def _run_idempotent(

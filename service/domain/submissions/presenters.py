@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from service.db.models import GradingResult, Submission
 from service.domain.submissions import release
 from service.domain.submissions.schemas import (
     AdvisoryRead,
     Components,
+    CoveredIdea,
     CriterionResultRead,
     FeedbackAdvisory,
-    FeedbackCriterion,
     FeedbackRead,
+    MissedIdea,
     ResultRead,
     SpanRead,
+    StudentResultRead,
     SubmissionRead,
     Weights,
 )
 from service.domain.submissions.service import issued_feedback_token
+from service.scoring.engine import DERIVED_COVERED_TEMPLATE, DERIVED_MISSING_TEMPLATE
 
 PENDING_MESSAGE = (
     "Your answer has been saved but could not be scored yet; it will be scored automatically "
@@ -66,12 +71,88 @@ def feedback_url_of(submission: Submission, base_url: str | None) -> str | None:
     return f"{base_url.rstrip('/')}/v1/feedback/{token}"
 
 
+def present_student_result(result: GradingResult, *, answer: str) -> StudentResultRead:
+    """The student-safe view of ``result`` for the submitted ``answer``.
+
+    Built from the stored details by listing what may be shown, never by filtering out
+    what may not: a field added to the details later stays hidden until it is added here.
+    Criteria derived from reference answers are single words of the model answer, and even
+    their stored feedback may name them (results of engines before 2.2.0 do), so they are
+    reported only as counts; the student's own matched words are still shown.
+    """
+    details = result.details
+    criteria: list[dict[str, Any]] = details["criteria"]
+    met = [c for c in criteria if c["met"]]
+    if _is_derived(result):
+        covered = []
+        if met:
+            words = sorted({(s["start"], s["end"]) for c in met for s in c["spans"]})
+            covered.append(
+                CoveredIdea(
+                    feedback=DERIVED_COVERED_TEMPLATE.format(met=len(met), total=len(criteria)),
+                    your_words=_own_words(answer, words),
+                )
+            )
+        missing = len(criteria) - len(met)
+        missed = (
+            [MissedIdea(hint=DERIVED_MISSING_TEMPLATE.format(missing=missing, total=len(criteria)))]
+            if missing
+            else []
+        )
+    else:
+        covered = [
+            CoveredIdea(
+                feedback=c["feedback"],
+                your_words=_own_words(answer, [(s["start"], s["end"]) for s in c["spans"]]),
+            )
+            for c in met
+        ]
+        missed = [MissedIdea(hint=c["feedback"]) for c in criteria if not c["met"]]
+    return StudentResultRead(
+        points=result.points,
+        max_points=result.max_points,
+        score=result.score,
+        needs_review=result.needs_review,
+        summary=details["summary"],
+        covered=covered,
+        missed=missed,
+        advisories=[
+            FeedbackAdvisory(code=a["code"], message=a["message"])
+            for a in details.get("advisories", [])
+        ],
+        rubric_version=result.rubric_version.version,
+        scorer_version=result.engine_version,
+        scored_at=result.created_at,
+    )
+
+
+def _is_derived(result: GradingResult) -> bool:
+    """The result's rubric has no authored criteria: the engine derived them."""
+    return not result.rubric_version.content.get("criteria")
+
+
+def _own_words(answer: str, spans: list[tuple[int, int]]) -> list[SpanRead]:
+    """Spans of the student's answer, with the text read from the answer itself."""
+    return [
+        SpanRead(start=start, end=end, text=answer[start:end])
+        for start, end in spans
+        if 0 <= start < end <= len(answer)
+    ]
+
+
 def present_submission(
-    submission: Submission, *, base_url: str | None = None, released: bool = True
+    submission: Submission,
+    *,
+    base_url: str | None = None,
+    full: bool = True,
+    released: bool = True,
 ) -> SubmissionRead:
     """``base_url`` (the service's public address) turns a just-issued token into a URL.
 
-    ``released`` False (see ``release.shows_results``) holds back points and the result."""
+    ``full``: the full breakdown (instructors and admins); otherwise the student-safe view
+    (integrations, callbacks), which never carries rubric internals. ``released`` False
+    (see ``release.shows_results``) holds back points and the result.
+    """
     feedback_url = feedback_url_of(submission, base_url)
     if not released:
         return _present_withheld_submission(submission, feedback_url)
@@ -87,7 +168,13 @@ def present_submission(
         max_points=submission.max_points,
         overridden=submission.is_overridden,
         needs_review=submission.needs_review,
-        result=present_result(latest) if latest is not None else None,
+        result=(
+            None
+            if latest is None
+            else present_result(latest)
+            if full
+            else present_student_result(latest, answer=submission.answer)
+        ),
         feedback_url=feedback_url,
         message=PENDING_MESSAGE if latest is None else None,
     )
@@ -116,11 +203,11 @@ def _present_withheld_submission(
 
 
 def present_feedback(submission: Submission, *, prompt: str, released: bool = True) -> FeedbackRead:
-    """``released`` False (see ``release.shows_results``): only the answer and its status."""
+    """The student's feedback link: always the student-safe view; ``released`` False (see
+    ``release.shows_results``): only the answer and its status."""
     if not released:
         return _present_withheld_feedback(submission, prompt=prompt)
     latest = submission.latest_result
-    result = present_result(latest) if latest is not None else None
     return FeedbackRead(
         question_prompt=prompt,
         answer=submission.answer,
@@ -129,22 +216,10 @@ def present_feedback(submission: Submission, *, prompt: str, released: bool = Tr
         points=submission.points,
         max_points=submission.max_points,
         adjusted_by_instructor=submission.is_overridden,
-        summary=result.summary if result else None,
-        advisories=[
-            FeedbackAdvisory(code=a.code, message=a.message)
-            for a in (result.advisories if result else [])
-        ],
-        criteria=[
-            FeedbackCriterion(
-                description=c.description,
-                met=c.met,
-                matched_phrasing=c.matched_phrasing,
-                spans=c.spans,
-                feedback=c.feedback,
-            )
-            for c in (result.criteria if result else [])
-        ],
-        message=PENDING_MESSAGE if result is None else None,
+        result=(
+            present_student_result(latest, answer=submission.answer) if latest is not None else None
+        ),
+        message=PENDING_MESSAGE if latest is None else None,
     )
 
 
@@ -157,9 +232,7 @@ def _present_withheld_feedback(submission: Submission, *, prompt: str) -> Feedba
         points=None,
         max_points=None,
         adjusted_by_instructor=False,
-        summary=None,
-        criteria=[],
-        advisories=[],
+        result=None,
         message=release.withheld_message(submission.question),
         released=False,
         feedback_available_at=release.available_at(submission.question),

@@ -106,6 +106,11 @@ class AdvisoryRead(BaseModel):
 
 
 class ResultRead(BaseModel):
+    """The full breakdown, for instructors and admins: criteria, phrasings, components."""
+
+    view: Literal["full"] = Field(
+        default="full", description="Which view this is: always `full` here."
+    )
     points: float
     max_points: float
     score: float = Field(ge=0, le=1, description="points / max_points")
@@ -126,6 +131,53 @@ class ResultRead(BaseModel):
     scored_at: datetime
 
 
+class FeedbackAdvisory(BaseModel):
+    code: str = Field(description="Stable machine name, e.g. too_short or echoes_feedback.")
+    message: str = Field(description="What it means, in plain words for the student.")
+
+
+class CoveredIdea(BaseModel):
+    feedback: str = Field(description="The teacher's comment on an idea the answer covers.")
+    your_words: list[SpanRead] = Field(
+        description="Where the answer covers it: the student's own words, never rubric text."
+    )
+
+
+class MissedIdea(BaseModel):
+    hint: str = Field(description="The teacher's hint for an idea the answer misses.")
+
+
+class StudentResultRead(BaseModel):
+    """The student-safe view of a machine score, for students and integrations.
+
+    It never contains criterion descriptions, rubric phrasings, reference answers or their
+    words, background text, weights, components or calibration: only the score, the
+    teacher's feedback on what the answer covers (with the student's own words that earned
+    it), the teacher's hints for what it misses, and advisories in plain words. Ideas of a
+    question whose criteria were derived from its reference answers are reported as counts.
+    """
+
+    view: Literal["student"] = Field(
+        default="student", description="Which view this is: always `student` here."
+    )
+    points: float
+    max_points: float
+    score: float = Field(ge=0, le=1, description="points / max_points")
+    needs_review: bool = Field(description="A teacher will look at this answer.")
+    summary: str
+    covered: list[CoveredIdea]
+    missed: list[MissedIdea]
+    advisories: list[FeedbackAdvisory]
+    rubric_version: int
+    scorer_version: str
+    scored_at: datetime
+
+
+# Instructors and admins get ``ResultRead`` (view "full"); integrations, callbacks and
+# students get ``StudentResultRead`` (view "student"). The ``view`` field tells them apart.
+AnyResultRead = Annotated[ResultRead | StudentResultRead, Field(discriminator="view")]
+
+
 class SubmissionRead(BaseModel):
     id: uuid.UUID
     question_id: str
@@ -139,7 +191,11 @@ class SubmissionRead(BaseModel):
     max_points: float | None
     overridden: bool = Field(description="An instructor has overridden the machine score.")
     needs_review: bool = Field(description="The machine score is uncertain or flagged.")
-    result: ResultRead | None = Field(description="The newest machine score; null while pending.")
+    result: AnyResultRead | None = Field(
+        description="The newest machine score; null while pending. Instructors and admins get "
+        "the full breakdown (`view: full`); integrations the student-safe view "
+        "(`view: student`)."
+    )
     feedback_url: str | None = Field(
         default=None,
         description="The student's own feedback page (no key needed; share it). Only in the "
@@ -157,19 +213,6 @@ class SubmissionRead(BaseModel):
     )
 
 
-class FeedbackCriterion(BaseModel):
-    description: str
-    met: bool
-    matched_phrasing: str | None
-    spans: list[SpanRead]
-    feedback: str
-
-
-class FeedbackAdvisory(BaseModel):
-    code: str
-    message: str
-
-
 class FeedbackRead(BaseModel):
     """What a student sees: their own answer, score and feedback; no rubric internals."""
 
@@ -177,12 +220,12 @@ class FeedbackRead(BaseModel):
     answer: str
     status: Literal["scored", "pending"]
     submitted_at: datetime
-    points: float | None
+    points: float | None = Field(description="Effective points (an instructor's, if adjusted).")
     max_points: float | None
     adjusted_by_instructor: bool
-    summary: str | None
-    criteria: list[FeedbackCriterion]
-    advisories: list[FeedbackAdvisory]
+    result: StudentResultRead | None = Field(
+        description="The student-safe view of the machine score; null while pending."
+    )
     message: str | None = None
     released: bool = Field(
         default=True,

@@ -204,9 +204,10 @@ def callback_payload(submission: Submission) -> dict[str, Any]:
     # Imported here: presenters import this module's types for the response shape.
     from service.domain.submissions.presenters import present_submission
 
-    # The receiver is an integration: before release it hears only that the answer arrived.
+    # The receiver is an integration: the student-safe view, and before release only that
+    # the answer arrived.
     shown = release.shows_results(submission.question, principal=None, now=utcnow())
-    return present_submission(submission, released=shown).model_dump(
+    return present_submission(submission, full=False, released=shown).model_dump(
         mode="json", exclude={"feedback_url"}
     )
 
