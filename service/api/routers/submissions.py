@@ -2,16 +2,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from service.api import links, ratelimit
 from service.api.deps import GradersDep, Instructor, Integration, Reader, SessionDep, SettingsDep
 from service.api.problems import ProblemDetail
 from service.api.routers.common import AUTH_ERRORS, NOT_FOUND
+from service.config import Settings
 from service.db.models import ApiKey, ScoreOverride
 from service.domain.idempotency import service as idempotency
 from service.domain.reviews import service as review_service
@@ -44,7 +47,8 @@ IdempotencyKey = Annotated[
 
 
 def public_base_url(request: Request, settings: SettingsDep) -> str:
-    return settings.public_base_url or str(request.base_url)
+    # Never the raw Host header: see service/api/links.py.
+    return links.public_base_url(request, settings)
 
 
 def _run_idempotent(
@@ -54,17 +58,25 @@ def _run_idempotent(
     request: Request,
     body: BaseModel,
     action: Callable[[], tuple[int, Any]],
-) -> JSONResponse:
-    """Run ``action`` once per Idempotency-Key; a replay answers the original response."""
+) -> Response:
+    """Run ``action`` once per Idempotency-Key; a replay answers the original response,
+    byte for byte."""
+    settings: Settings = request.app.state.settings
     outcome = idempotency.run(
         session,
         owner=principal,
         key=key,
         request_hash=idempotency.fingerprint("POST", request.url.path, body.model_dump_json()),
+        ttl=timedelta(days=settings.idempotency_ttl_days),
         action=action,
     )
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
-    return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
+    return Response(
+        outcome.content,
+        status_code=outcome.status_code,
+        headers=headers,
+        media_type="application/json",
+    )
 
 
 @router.post(
@@ -86,7 +98,7 @@ def create_submission(
     settings: SettingsDep,
     principal: Integration,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     base_url = public_base_url(request, settings)
 
     def action() -> tuple[int, Any]:
@@ -136,10 +148,13 @@ def create_batch(
     settings: SettingsDep,
     principal: Integration,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     base_url = public_base_url(request, settings)
 
     def action() -> tuple[int, Any]:
+        # Each item is scored like a single submission, so it costs like one (inside the
+        # action: a replay does no work and costs one request; a refusal stores nothing).
+        ratelimit.charge_items(request, principal, len(body.items))
         outcomes = batch_service.submit_batch(
             session, graders=graders, principal=principal, items=body.items
         )

@@ -69,7 +69,7 @@ def create_submission(
     SubmissionRepository(session).add(submission)
     if score_submission(session, submission, question=question, graders=graders) is None:
         session.flush()
-    observability.count_submission(question.id)
+    observability.count_submission()
     return submission
 
 
