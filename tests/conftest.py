@@ -94,6 +94,8 @@ def settings(database_url: str, clean_engine: Engine) -> Settings:
         bootstrap_admin_key=SecretStr(ADMIN_KEY),
         worker_enabled=False,
         callback_base_delay_seconds=0,
+        # The TestClient's Host: links are built from trusted hosts only.
+        trusted_hosts="127.0.0.1,localhost,testserver",
     )
 
 

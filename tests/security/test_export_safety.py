@@ -6,85 +6,99 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 
 import pytest
 from fastapi.testclient import TestClient
 
+from service.domain.exports import service as export_service
 from tests.factories import submit
 
 EXPORT = "/v1/exports/submissions.csv"
 
 
-def exported_answers(instructor: TestClient) -> list[str]:
-    response = instructor.get(EXPORT, params={"sort": "created_at"})
+def exported_answers(instructor: TestClient) -> dict[str, str]:
+    response = instructor.get(EXPORT)
     assert response.status_code == 200
     rows = list(csv.DictReader(io.StringIO(response.text)))
-    return [row["answer"] for row in rows]
+    return {row["learner_id"]: row["answer"] for row in rows}
 
 
-@pytest.mark.parametrize(
-    "answer",
-    [
-        '=HYPERLINK("http://127.0.0.1/x","They talked secretly")',
-        "+cmd|' /C calc'!A0 They talked secretly",
-        "-2+3 They talked secretly",
-        "@SUM(1) They talked secretly",
-        "\tThey talked secretly",
-        "\rThey talked secretly",
-        "   =1+1 They talked secretly",  # leading spaces
-        "\u00a0\u3000=1 They talked secretly",  # no-break and ideographic spaces
-        "\n=1 They talked secretly",
-        "\u200b=1 They talked secretly",  # zero-width space
-        "\u200c+1 They talked secretly",  # zero-width non-joiner
-        "\u200d-1 They talked secretly",  # zero-width joiner
-        "\u2060@A1 They talked secretly",  # word joiner
-        "\ufeff=1 They talked secretly",  # byte order mark
-        "\u200e=1 They talked secretly",  # left-to-right mark
-        "\u200f=1 They talked secretly",  # right-to-left mark
-        "\u202a=1 They talked secretly",  # left-to-right embedding
-        "\u202b=1 They talked secretly",
-        "\u202c=1 They talked secretly",
-        "\u202d=1 They talked secretly",
-        "\u202e=1 They talked secretly",  # right-to-left override
-        "\u2066=1 They talked secretly",  # isolates
-        "\u2067=1 They talked secretly",
-        "\u2068=1 They talked secretly",
-        "\u2069=1 They talked secretly",
-        " \u200b \u202e\u2066 =1 They talked secretly",  # mixed
-        "\uff1d1+1 They talked secretly",  # full-width =
-        "\uff0b1 They talked secretly",  # full-width +
-        "\uff0d1 They talked secretly",  # full-width -
-        "\uff20A1 They talked secretly",  # full-width @
-        "\ufe66 1 They talked secretly",  # small =
-        "\ufe62 1 They talked secretly",  # small +
-        "\ufe63 1 They talked secretly",  # small -
-        "\ufe6b A1 They talked secretly",  # small @
-        "\u2212 1 They talked secretly",  # minus sign
-        " \u200b\uff1d1 They talked secretly",  # disguises combined
-    ],
-)
-def test_formula_starters_are_neutralised_however_disguised(
-    lms: TestClient, instructor: TestClient, answer: str
-) -> None:
-    stored = submit(lms, answer)["answer"]
-    assert exported_answers(instructor) == ["'" + stored]
+DISGUISED_FORMULAS = [
+    '=HYPERLINK("http://127.0.0.1/x","They talked secretly")',
+    "+cmd|' /C calc'!A0 They talked secretly",
+    "-2+3 They talked secretly",
+    "@SUM(1) They talked secretly",
+    "\tThey talked secretly",
+    "\rThey talked secretly",
+    "   =1+1 They talked secretly",  # leading spaces
+    "\u00a0\u3000=1 They talked secretly",  # no-break and ideographic spaces
+    "\n=1 They talked secretly",
+    "\u200b=1 They talked secretly",  # zero-width space
+    "\u200c+1 They talked secretly",  # zero-width non-joiner
+    "\u200d-1 They talked secretly",  # zero-width joiner
+    "\u2060@A1 They talked secretly",  # word joiner
+    "\ufeff=1 They talked secretly",  # byte order mark
+    "\u200e=1 They talked secretly",  # left-to-right mark
+    "\u200f=1 They talked secretly",  # right-to-left mark
+    "\u202a=1 They talked secretly",  # left-to-right embedding
+    "\u202b=1 They talked secretly",
+    "\u202c=1 They talked secretly",
+    "\u202d=1 They talked secretly",
+    "\u202e=1 They talked secretly",  # right-to-left override
+    "\u2066=1 They talked secretly",  # isolates
+    "\u2067=1 They talked secretly",
+    "\u2068=1 They talked secretly",
+    "\u2069=1 They talked secretly",
+    " \u200b \u202e\u2066 =1 They talked secretly",  # mixed
+    "\uff1d1+1 They talked secretly",  # full-width =
+    "\uff0b1 They talked secretly",  # full-width +
+    "\uff0d1 They talked secretly",  # full-width -
+    "\uff20A1 They talked secretly",  # full-width @
+    "\ufe66 1 They talked secretly",  # small =
+    "\ufe62 1 They talked secretly",  # small +
+    "\ufe63 1 They talked secretly",  # small -
+    "\ufe6b A1 They talked secretly",  # small @
+    "\u2212 1 They talked secretly",  # minus sign
+    " \u200b\uff1d1 They talked secretly",  # disguises combined
+]
+ORDINARY_ANSWERS = [
+    "They talked secretly = in private",
+    "2+2 They talked secretly",
+    "\u200bThey talked secretly",
+    "\uff34hey talked secretly",  # full-width T is a letter, not a sign
+    "email@example They talked secretly",
+]
 
 
-@pytest.mark.parametrize(
-    "answer",
-    [
-        "They talked secretly = in private",
-        "2+2 They talked secretly",
-        "\u200bThey talked secretly",
-        "\uff34hey talked secretly",  # full-width T is a letter, not a sign
-        "email@example They talked secretly",
-    ],
-)
-def test_ordinary_answers_are_exported_unchanged(
-    lms: TestClient, instructor: TestClient, answer: str
-) -> None:
-    stored = submit(lms, answer)["answer"]
-    assert exported_answers(instructor) == [stored]
+@pytest.mark.parametrize("answer", DISGUISED_FORMULAS)
+def test_formula_starters_are_neutralised_however_disguised(answer: str) -> None:
+    assert export_service._cell(answer) == "'" + answer
+
+
+@pytest.mark.parametrize("answer", ORDINARY_ANSWERS)
+def test_ordinary_text_is_left_alone(answer: str) -> None:
+    assert export_service._cell(answer) == answer
+
+
+def test_the_export_neutralises_every_disguise(lms: TestClient, instructor: TestClient) -> None:
+    answers = DISGUISED_FORMULAS + ORDINARY_ANSWERS
+    items = [
+        {"question_id": "backchannel-q1", "learner_id": f"learner-{n}", "answer": answer}
+        for n, answer in enumerate(answers)
+    ]
+    created = lms.post("/v1/submissions/batch", json={"items": items}).json()
+    assert created["created"] == len(answers)
+    stored = {
+        item["submission"]["learner_id"]: item["submission"]["answer"] for item in created["items"]
+    }
+    neutralised = {f"learner-{n}" for n in range(len(DISGUISED_FORMULAS))}
+    expected = {
+        learner: ("'" + answer if learner in neutralised else answer)
+        for learner, answer in stored.items()
+    }
+    assert len(expected) == len(answers)
+    assert exported_answers(instructor) == expected
 
 
 BAD_DATES = [
@@ -98,13 +112,14 @@ BAD_DATES = [
 ]
 
 
-@pytest.mark.parametrize("path", ["/v1/submissions", EXPORT])
 @pytest.mark.parametrize(("value", "message"), BAD_DATES)
 def test_unusable_dates_are_422_naming_the_field(
-    lms: TestClient, instructor: TestClient, path: str, value: str, message: str | None
+    lms: TestClient, instructor: TestClient, value: str, message: str | None
 ) -> None:
     submit(lms, "They talked secretly.")
-    for field in ("created_after", "created_before"):
+    for path, field in itertools.product(
+        ["/v1/submissions", EXPORT], ["created_after", "created_before"]
+    ):
         response = instructor.get(path, params={field: value})
         assert response.status_code == 422, response.text
         assert response.headers["content-type"] == "application/problem+json"

@@ -58,10 +58,10 @@ def _run_idempotent(
     request: Request,
     body: BaseModel,
     action: Callable[[], tuple[int, Any]],
+    settings: Settings,
 ) -> Response:
     """Run ``action`` once per Idempotency-Key; a replay answers the original response,
     byte for byte."""
-    settings: Settings = request.app.state.settings
     outcome = idempotency.run(
         session,
         owner=principal,
@@ -108,7 +108,7 @@ def create_submission(
         status = 201 if submission.status == "scored" else 202
         return status, present_submission(submission, base_url=base_url).model_dump(mode="json")
 
-    return _run_idempotent(session, principal, idempotency_key, request, body, action)
+    return _run_idempotent(session, principal, idempotency_key, request, body, action, settings)
 
 
 class BatchCreate(BaseModel):
@@ -175,7 +175,7 @@ def create_batch(
         batch = BatchResult(created=created, failed=len(results) - created, items=results)
         return 200, batch.model_dump(mode="json")
 
-    return _run_idempotent(session, principal, idempotency_key, request, body, action)
+    return _run_idempotent(session, principal, idempotency_key, request, body, action, settings)
 
 
 @router.get("", response_model=SubmissionPage, summary="List and filter submissions")

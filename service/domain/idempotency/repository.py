@@ -46,7 +46,7 @@ class IdempotencyRepository:
         oldest = (
             select(IdempotencyRecord.id)
             .where(IdempotencyRecord.created_at < cutoff)
-            .order_by(IdempotencyRecord.id)
+            .order_by(IdempotencyRecord.created_at)  # oldest first, along the index
             .limit(limit)
         )
         stmt = delete(IdempotencyRecord).where(IdempotencyRecord.id.in_(oldest.scalar_subquery()))
