@@ -103,6 +103,10 @@ def serve(host: str | None, port: int | None, workers: int) -> int:
         # Our own access log (service.access) names the route template; uvicorn's would
         # write raw paths and query strings, and a feedback URL's token is a secret.
         access_log=False,
+        # X-Forwarded-For/-Proto are honoured by the app itself, from exactly the peers in
+        # GRADER_FORWARDED_ALLOW_IPS (service/main.py). uvicorn's own handling would trust
+        # loopback (its default) or $FORWARDED_ALLOW_IPS on top of that, so it is off.
+        proxy_headers=False,
     )
     return 0
 

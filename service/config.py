@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service.domain.callbacks.destinations import parse_allowed
+
+# A DNS name (or an IPv4 address), as a Host header names it.
+_HOST_NAME = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+$")
+# Addresses a server listens on, never ones a browser can be sent to.
+_WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
+
+
+def split_list(value: str) -> list[str]:
+    """A comma-separated setting as its non-empty, stripped items."""
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _is_ip_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
 class Settings(BaseSettings):
@@ -54,9 +75,22 @@ class Settings(BaseSettings):
     rate_limit_integration: str = "3000/minute"
     rate_limit_failed_auth: str = "60/minute"
     rate_limit_storage: str = "memory://"
-    # GET /metrics (Prometheus); with a token set, scrapers must send "Bearer <token>".
+    # GET /metrics (Prometheus) is served only when a token is set, and scrapers must send
+    # "Authorization: Bearer <token>"; without a token (the default) the route does not
+    # exist. GRADER_METRICS_ENABLED=false turns it off even with a token.
     metrics_enabled: bool = True
-    metrics_token: SecretStr | None = None
+    metrics_token: Annotated[SecretStr | None, Field(min_length=16)] = None
+    # Deployment exposure (README "Deployment settings"). Idempotency records are kept this
+    # many days, then a retry with the same key counts as a new request; the worker deletes
+    # them.
+    idempotency_ttl_days: float = Field(default=7.0, gt=0)
+    # Without public_base_url, links in responses use the request's Host only when it names
+    # one of these hosts (comma-separated names or IPs, no ports; the configured `host` is
+    # added unless it is a wildcard address); any other Host gets a link to the first one.
+    trusted_hosts: str = "127.0.0.1,localhost"
+    # Peers allowed to set the client address and scheme with X-Forwarded-For/-Proto
+    # (comma-separated IPs or CIDRs, "*" for any); empty trusts nobody.
+    forwarded_allow_ips: str = ""
     # Callback destinations: https only unless allowed; host names and CIDRs (comma-separated)
     # that may receive callbacks even though they are private or loopback (an on-premise
     # LMS). Deliveries run concurrently: at most `callback_concurrency` at once and
@@ -85,6 +119,23 @@ class Settings(BaseSettings):
     def _allowed_hosts_parse(cls, value: str) -> str:
         parse_allowed(value)  # a malformed CIDR fails at start-up, not at the first delivery
         return value
+
+    @field_validator("trusted_hosts")
+    @classmethod
+    def _hosts_are_names(cls, value: str) -> str:
+        for host in split_list(value):
+            if not (_HOST_NAME.match(host) or _is_ip_address(host)):
+                raise ValueError(f"{host!r} is not a host name or IP address (no port, no *)")
+        return value
+
+    @property
+    def trusted_host_names(self) -> tuple[str, ...]:
+        """The trusted hosts in order, lower case, with the configured serve host."""
+        names = [h.lower() for h in split_list(self.trusted_hosts)]
+        host = self.host.strip("[]").lower()
+        if host not in _WILDCARD_HOSTS and host not in names:
+            names.append(host)
+        return tuple(names)
 
 
 @lru_cache

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from service.api.middleware import (
     AccessLogMiddleware,
@@ -37,7 +38,7 @@ from service.api.routers import (
     submissions,
 )
 from service.api.routers.common import document_problem_responses
-from service.config import Settings, get_settings
+from service.config import Settings, get_settings, split_list
 from service.db.session import make_engine, make_sessionmaker, session_scope
 from service.domain.keys import service as key_service
 from service.domain.organizations import service as organization_service
@@ -159,6 +160,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    if settings.forwarded_allow_ips.strip():
+        # Outermost: the client address and scheme are settled before anything reads them
+        # (the failed-credential limit, HSTS, links). Only the listed proxies may set them;
+        # `serve` turns uvicorn's own copy of this middleware off, whose default would
+        # trust loopback.
+        app.add_middleware(
+            ProxyHeadersMiddleware, trusted_hosts=split_list(settings.forwarded_allow_ips)
+        )
     for module in (
         health,
         organizations,
@@ -174,8 +183,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     # A feedback link is its own credential: an unknown one counts as a failed credential.
     app.include_router(feedback.router, dependencies=[Depends(guard_anonymous_lookup)])
-    if settings.metrics_enabled:
+    if settings.metrics_enabled and settings.metrics_token is not None:
         app.include_router(metrics.router)
+    elif settings.metrics_enabled:
+        log.info("GET /metrics is off: set GRADER_METRICS_TOKEN to serve it")
     if settings.bench_endpoints:  # bench/http_load.py only; see routers/bench.py
         app.include_router(bench.router)
     return app

@@ -5,9 +5,12 @@ directly, the HTTP middleware records requests, and ``/metrics`` renders them. T
 in the process-wide default registry, created once at import, so building several apps in
 one process (as the tests do) shares them instead of registering duplicates.
 
-Label values are always bounded: HTTP routes are route *templates*
-(``/v1/submissions/{submission_id}``), never raw paths, which would be unbounded and would
-put students' feedback tokens into the metrics; question ids are instructor-created slugs.
+Label values are always bounded and never identify anyone or anything in the data: HTTP
+routes are route *templates* (``/v1/submissions/{submission_id}``), never raw paths, which
+would be unbounded and would put students' feedback tokens into the metrics; no label
+carries a question id, learner id or key id (a scrape credential must not reveal which
+courses exist or how busy each is). Per-question figures belong in the analytics, behind
+the instructor role.
 """
 
 from __future__ import annotations
@@ -56,8 +59,7 @@ SCORING_FAILURES = Counter(
 )
 SUBMISSIONS = Counter(
     "grader_submissions",
-    "Answers stored, by question.",
-    ["question_id"],
+    "Answers stored (all questions together: no question or learner labels).",
 )
 RESCORED = Counter(
     "grader_rescored_submissions",
@@ -84,8 +86,8 @@ def observe_scoring(seconds: float, *, failed: bool = False) -> None:
         SCORING_DURATION.observe(seconds)
 
 
-def count_submission(question_id: str) -> None:
-    SUBMISSIONS.labels(question_id).inc()
+def count_submission() -> None:
+    SUBMISSIONS.inc()
 
 
 def count_rescored(outcome: str) -> None:

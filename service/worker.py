@@ -1,4 +1,5 @@
-"""Background work: rescoring jobs, callback deliveries and retention, from the database.
+"""Background work: rescoring jobs and callback deliveries, claimed from the database,
+retention, and periodic housekeeping (expired idempotency records).
 
 Any number of workers (a thread in each API process, or ``python -m service worker``
 processes) can run at once: jobs and deliveries are claimed with row locks
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,12 +21,17 @@ from service.db.session import session_scope
 from service.domain.callbacks import service as callback_service
 from service.domain.callbacks.destinations import DestinationPolicy
 from service.domain.callbacks.service import DeliveryPolicy
+from service.domain.idempotency import service as idempotency_service
 from service.domain.jobs import service as job_service
 from service.domain.jobs.service import JobPolicy
 from service.domain.learners import service as learner_service
 from service.domain.rubrics.service import GraderCache
 
 log = logging.getLogger(__name__)
+
+# Expired rows are deleted at most this often (and in bounded batches): the sweep is a
+# cheap indexed DELETE, but running it on every poll would be pointless churn.
+HOUSEKEEPING_INTERVAL_SECONDS = 60.0
 
 
 def policies(settings: Settings) -> tuple[JobPolicy, DeliveryPolicy]:
@@ -43,13 +51,43 @@ def policies(settings: Settings) -> tuple[JobPolicy, DeliveryPolicy]:
     )
 
 
-def run_once(factory: sessionmaker[Session], graders: GraderCache, settings: Settings) -> bool:
+class Housekeeping:
+    """Cheap periodic chores, at most once per ``interval_seconds`` in each worker: deleting
+    expired idempotency records. Each worker keeps its own clock; several workers sweeping
+    at once only delete the same rows once (the deletes are idempotent)."""
+
+    def __init__(self, interval_seconds: float = HOUSEKEEPING_INTERVAL_SECONDS) -> None:
+        self.interval_seconds = interval_seconds
+        self._next_at = 0.0  # the first round sweeps
+
+    def run_if_due(self, factory: sessionmaker[Session], settings: Settings) -> None:
+        now = time.monotonic()
+        if now < self._next_at:
+            return
+        self._next_at = now + self.interval_seconds
+        idempotency_service.delete_expired(
+            factory, ttl=timedelta(days=settings.idempotency_ttl_days)
+        )
+
+
+# For callers of run_once without their own (Worker passes one per thread).
+_default_housekeeping = Housekeeping()
+
+
+def run_once(
+    factory: sessionmaker[Session],
+    graders: GraderCache,
+    settings: Settings,
+    housekeeping: Housekeeping | None = None,
+) -> bool:
     """One round: deliver due callbacks, work on one job, delete one batch of expired
-    submissions (when retention is on). True if anything was done."""
+    submissions (when retention is on), and the housekeeping when due. True if anything
+    was done (then the loop comes straight back)."""
     job_policy, delivery_policy = policies(settings)
     delivered = callback_service.deliver_due(factory, policy=delivery_policy)
     job = job_service.run_next_job(factory, graders, job_policy)
     expired = apply_retention(factory, settings)
+    (housekeeping or _default_housekeeping).run_if_due(factory, settings)
     return bool(delivered) or job is not None or bool(expired)
 
 
@@ -76,6 +114,7 @@ class Worker:
         self.factory = factory
         self.graders = graders
         self.settings = settings
+        self.housekeeping = Housekeeping()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="grader-worker", daemon=True)
 
@@ -89,7 +128,7 @@ class Worker:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                busy = run_once(self.factory, self.graders, self.settings)
+                busy = run_once(self.factory, self.graders, self.settings, self.housekeeping)
             except Exception:
                 # A database outage or a bug must not kill the thread; leases make any
                 # half-done work safe to pick up again.

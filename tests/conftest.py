@@ -99,6 +99,8 @@ def settings(database_url: str, clean_engine: Engine) -> Settings:
         callback_base_delay_seconds=0,
         callback_allow_http=True,
         callback_allowed_hosts="127.0.0.1/32",
+        # The TestClient's Host: links are built from trusted hosts only.
+        trusted_hosts="127.0.0.1,localhost,testserver",
     )
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -315,20 +316,28 @@ class IdempotencyRecord(Base):
     """The first response to a request carrying an ``Idempotency-Key``, replayed on retries.
 
     Inserted before the work is done, in the same transaction: a concurrent retry blocks on
-    the unique key and then replays, instead of doing the work twice.
+    the unique key and then replays, instead of doing the work twice. Neither the key nor
+    the response is stored readably: the key as its SHA-256, the response (which holds
+    students' feedback links) sealed with a key derived from the Idempotency-Key itself, so
+    only a client presenting the key again can read it (service/domain/idempotency).
     """
 
     __tablename__ = "idempotency_record"
-    __table_args__ = (UniqueConstraint("api_key_id", "key"),)
+    __table_args__ = (UniqueConstraint("api_key_id", "key_hash"),)
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     api_key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_key.id", ondelete="CASCADE"))
-    key: Mapped[str] = mapped_column(String(255))
+    key_hash: Mapped[str] = mapped_column(String(64))
     # Method, path and SHA-256 of the body: the same key with another request is refused.
     request_hash: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int | None] = mapped_column(Integer)
-    response_body: Mapped[Any | None] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Nonce + AES-GCM ciphertext of the response's JSON bytes; null while the work runs.
+    sealed_response: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The submissions the response names (ids only, no content): a learner's deletion
+    # finds the records that replay that learner's submissions without unsealing them.
+    submission_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Indexed for the worker's expiry sweep (GRADER_IDEMPOTENCY_TTL_DAYS).
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class RescoreJob(Base):

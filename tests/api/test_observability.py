@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from httpx2 import Response
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
@@ -20,6 +21,17 @@ from tests.conftest import ADMIN_KEY, auth
 from tests.factories import submit
 
 Q = "backchannel-q1"
+METRICS_TOKEN = "metrics-scrape-token-for-tests"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """/metrics is served only with a token (off by default): these tests scrape it."""
+    return settings.model_copy(update={"metrics_token": SecretStr(METRICS_TOKEN)})
+
+
+def scrape(client: TestClient) -> Response:
+    return client.get("/metrics", headers=auth(METRICS_TOKEN))
 
 
 def sample(name: str, **labels: str) -> float:
@@ -81,7 +93,7 @@ def test_unmatched_paths_and_feedback_tokens_never_become_labels(
         assert anon.get("/no/such/path/abc123").status_code == 404
     routes = [r.__dict__["route"] for r in access_records(caplog)]
     assert routes == ["/v1/feedback/{token}", "<unmatched>"]
-    text = client.get("/metrics").text
+    text = scrape(client).text
     assert token not in text
     assert "abc123" not in text
     assert 'route="/v1/feedback/{token}"' in text
@@ -96,20 +108,21 @@ def test_metrics_count_requests_by_route_and_status(client: TestClient) -> None:
     client.get("/v1/questions/nope-2")
     assert sample("grader_http_requests_total", **labels) == before + 2
     assert sample("grader_http_request_duration_seconds_count", **labels) == count_before + 2
-    response = client.get("/metrics")
+    response = scrape(client)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=")
     assert "# TYPE grader_http_request_duration_seconds histogram" in response.text
     assert "_created" not in response.text
 
 
-def test_metrics_record_scoring_time_and_submissions_by_question(lms: TestClient) -> None:
+def test_metrics_record_scoring_time_and_submissions(lms: TestClient) -> None:
     scored_before = sample("grader_scoring_duration_seconds_count")
-    by_question_before = sample("grader_submissions_total", question_id=Q)
+    submissions_before = sample("grader_submissions_total")
     submit(lms, "They talked secretly.")
     submit(lms, "They negotiated in private.", learner_id="learner-2")
     assert sample("grader_scoring_duration_seconds_count") == scored_before + 2
-    assert sample("grader_submissions_total", question_id=Q) == by_question_before + 2
+    # No question label: the scrape credential must not learn which questions exist.
+    assert sample("grader_submissions_total") == submissions_before + 2
     assert sample("grader_scoring_duration_seconds_sum") > 0
 
 
@@ -120,13 +133,13 @@ def test_metrics_show_rescoring_job_progress(
         submit(lms, "They talked secretly.", learner_id=f"learner-{n}")
     unchanged_before = sample("grader_rescored_submissions_total", outcome="unchanged")
     instructor.post(f"/v1/questions/{Q}/rescore")
-    queued = client.get("/metrics").text
+    queued = scrape(client).text
     assert 'grader_rescore_jobs{status="queued"} 1.0' in queued
     assert 'grader_rescore_job_submissions{state="total"} 3.0' in queued
     assert 'grader_rescore_job_submissions{state="processed"} 0.0' in queued
     state = client.app.state  # type: ignore[attr-defined]
     run_next_job(state.sessionmaker, state.graders, JobPolicy())
-    done = client.get("/metrics").text
+    done = scrape(client).text
     assert 'grader_rescore_jobs{status="queued"} 0.0' in done
     assert 'grader_rescore_jobs{status="succeeded"} 1.0' in done
     assert 'grader_rescore_job_submissions{state="total"} 0.0' in done
@@ -151,7 +164,7 @@ def test_metrics_token_when_configured(token_app: FastAPI) -> None:
 def test_metrics_can_be_turned_off(settings: Settings) -> None:
     app = create_app(settings.model_copy(update={"metrics_enabled": False}))
     with TestClient(app) as test_client:
-        assert test_client.get("/metrics").status_code == 404
+        assert scrape(test_client).status_code == 404  # even with the token
 
 
 def test_metrics_are_not_in_the_openapi_document(client: TestClient) -> None:

@@ -1,9 +1,11 @@
 """``GET /metrics`` in the Prometheus text format.
 
-Open when ``GRADER_METRICS_TOKEN`` is unset (the default listen address is loopback), else
-only with ``Authorization: Bearer <token>``: a dedicated scrape credential, so Prometheus
-never holds an API key that could read answers. ``GRADER_METRICS_ENABLED=false`` removes
-the route. Not in the OpenAPI document: it is for operators, not API clients.
+Mounted only when ``GRADER_METRICS_TOKEN`` is set, and then answered only with
+``Authorization: Bearer <token>``: a dedicated scrape credential, so Prometheus never holds
+an API key that could read answers, and nobody else learns the service's traffic. Without
+a token (the default) there is no route: an unauthenticated /metrics, even on loopback, is
+readable by anything that can reach the port. ``GRADER_METRICS_ENABLED=false`` removes the
+route even with a token. Not in the OpenAPI document: it is for operators, not API clients.
 """
 
 from __future__ import annotations
@@ -34,11 +36,15 @@ def metrics(request: Request, settings: SettingsDep) -> Response:
 
 
 def _check_token(request: Request, token: str | None) -> None:
-    if token is None:
-        return
+    # Fails closed: without a configured token nothing matches (main.py does not mount the
+    # route then; this guards an app that mounts it anyway).
     presented = request.headers.get("authorization", "")
     scheme, _, value = presented.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(value.encode(), token.encode()):
+    if (
+        token is None
+        or scheme.lower() != "bearer"
+        or not hmac.compare_digest(value.encode(), token.encode())
+    ):
         raise Unauthorized("The metrics endpoint needs 'Authorization: Bearer <metrics token>'.")
 
 

@@ -2,16 +2,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from service.api import links, ratelimit
 from service.api.deps import GradersDep, Instructor, Integration, Reader, SessionDep, SettingsDep
 from service.api.problems import ProblemDetail
 from service.api.routers.common import AUTH_ERRORS, NOT_FOUND
+from service.config import Settings
 from service.db.base import utcnow
 from service.db.models import ScoreOverride, Submission
 from service.domain.access.principal import Principal
@@ -49,7 +51,8 @@ IdempotencyKey = Annotated[
 
 
 def public_base_url(request: Request, settings: SettingsDep) -> str:
-    return settings.public_base_url or str(request.base_url)
+    # Never the raw Host header: see service/api/links.py.
+    return links.public_base_url(request, settings)
 
 
 def _present(
@@ -63,6 +66,14 @@ def _present(
     )
 
 
+def _submission_ids(body: Any) -> list[str]:
+    """The submissions a single or batch response names (kept beside the sealed response,
+    so a learner's deletion finds the record without reading it)."""
+    if "items" in body:
+        return [item["submission"]["id"] for item in body["items"] if item.get("submission")]
+    return [body["id"]] if "id" in body else []
+
+
 def _run_idempotent(
     session: Session,
     principal: Principal,
@@ -70,17 +81,26 @@ def _run_idempotent(
     request: Request,
     body: BaseModel,
     action: Callable[[], tuple[int, Any]],
-) -> JSONResponse:
-    """Run ``action`` once per Idempotency-Key; a replay answers the original response."""
+    settings: Settings,
+) -> Response:
+    """Run ``action`` once per Idempotency-Key; a replay answers the original response,
+    byte for byte."""
     outcome = idempotency.run(
         session,
         owner=key_service.own_key(session, principal),
         key=key,
         request_hash=idempotency.fingerprint("POST", request.url.path, body.model_dump_json()),
+        ttl=timedelta(days=settings.idempotency_ttl_days),
         action=action,
+        subjects=_submission_ids,
     )
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
-    return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
+    return Response(
+        outcome.content,
+        status_code=outcome.status_code,
+        headers=headers,
+        media_type="application/json",
+    )
 
 
 @router.post(
@@ -102,7 +122,7 @@ def create_submission(
     settings: SettingsDep,
     principal: Integration,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     base_url = public_base_url(request, settings)
 
     def action() -> tuple[int, Any]:
@@ -112,7 +132,7 @@ def create_submission(
         status = 201 if submission.status == "scored" else 202
         return status, _present(submission, principal, base_url).model_dump(mode="json")
 
-    return _run_idempotent(session, principal, idempotency_key, request, body, action)
+    return _run_idempotent(session, principal, idempotency_key, request, body, action, settings)
 
 
 class BatchCreate(BaseModel):
@@ -152,10 +172,13 @@ def create_batch(
     settings: SettingsDep,
     principal: Integration,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     base_url = public_base_url(request, settings)
 
     def action() -> tuple[int, Any]:
+        # Each item is scored like a single submission, so it costs like one (inside the
+        # action: a replay does no work and costs one request; a refusal stores nothing).
+        ratelimit.charge_items(request, key_service.own_key(session, principal), len(body.items))
         outcomes = batch_service.submit_batch(
             session, graders=graders, principal=principal, items=body.items
         )
@@ -176,7 +199,7 @@ def create_batch(
         batch = BatchResult(created=created, failed=len(results) - created, items=results)
         return 200, batch.model_dump(mode="json")
 
-    return _run_idempotent(session, principal, idempotency_key, request, body, action)
+    return _run_idempotent(session, principal, idempotency_key, request, body, action, settings)
 
 
 @router.get("", response_model=SubmissionPage, summary="List and filter submissions")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from collections.abc import Iterator
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,11 +31,36 @@ COLUMNS = (
 # A cell starting with one of these is run as a formula by spreadsheet programs; a leading
 # apostrophe makes it text (OWASP's advice on CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Spreadsheet programs skip (or users cannot see) these before a formula, so "  =cmd",
+# "\u200b=cmd" or "\u202e=cmd" are formulas too: whitespace, zero-width characters and
+# bidirectional format characters.
+_INVISIBLE = frozenset(
+    "\u200b\u200c\u200d\u2060\ufeff"  # zero-width space/non-joiner/joiner, word joiner, BOM
+    "\u200e\u200f"  # left-to-right / right-to-left marks
+    "\u202a\u202b\u202c\u202d\u202e"  # bidi embeddings and overrides
+    "\u2066\u2067\u2068\u2069"  # bidi isolates
+)
+# Characters that are not in NFKC's mapping but that some programs still read as a sign.
+_SIGN_LOOKALIKES = frozenset("\u2212")  # MINUS SIGN
+
+
+def _starts_formula(text: str) -> bool:
+    if text.startswith(_FORMULA_START):
+        return True
+    for char in text:
+        if char in _INVISIBLE or char.isspace():
+            continue
+        # NFKC folds full-width and small forms (U+FF1D, U+FF0B, U+FF0D, U+FF20, U+FE66,
+        # U+FE62, U+FE63, U+FE6B, superscripts) to their ASCII sign.
+        return char in _SIGN_LOOKALIKES or unicodedata.normalize("NFKC", char).startswith(
+            _FORMULA_START
+        )
+    return False
 
 
 def _cell(value: object) -> str:
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return "'" + text if _starts_formula(text) else text
 
 
 def submission_rows(

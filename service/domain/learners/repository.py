@@ -80,16 +80,16 @@ class LearnerRepository:
     def idempotency_records_mentioning(
         self, submission_ids: Sequence[uuid.UUID]
     ) -> Sequence[IdempotencyRecord]:
-        """Records of the organisation's keys whose stored response names one of the ids.
+        """Records of the organisation's keys whose response names one of the ids.
 
-        A response body is JSON holding submission ids as strings (one for a single POST,
-        several for a batch); the LIKE is a portable pre-filter on its text, and the
-        caller confirms each candidate on the parsed body.
+        ``submission_ids`` is a JSON list of id strings (one for a single POST, several for
+        a batch); the LIKE is a portable pre-filter on its text, and the caller confirms
+        each candidate on the parsed list.
         """
         keys = select(ApiKey.id).where(
             *scope_conditions(self.scope, organization=ApiKey.organization_id)
         )
-        body_text = sql_cast(IdempotencyRecord.response_body, String)
+        body_text = sql_cast(IdempotencyRecord.submission_ids, String)
         found: dict[int, IdempotencyRecord] = {}
         for chunk in _chunks(submission_ids):
             mentions = or_(*(body_text.like(f"%{submission_id}%") for submission_id in chunk))

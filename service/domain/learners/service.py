@@ -212,7 +212,7 @@ def delete_learner(
     ids = [s.id for s in submissions]
     id_texts = frozenset(str(i) for i in ids)
     candidates = LearnerRepository(session, principal.scope).idempotency_records_mentioning(ids)
-    records = [r.id for r in candidates if _mentions(r.response_body, id_texts)]
+    records = [r.id for r in candidates if _mentions(r.submission_ids, id_texts)]
     deletion = SubmissionDeletion(session, principal.scope)
     # The loaded rows are about to be deleted in bulk: keep them out of the unit of work.
     for submission in submissions:

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from service.domain.validation import (
     PRINTABLE_PATTERN,
@@ -243,6 +243,21 @@ class SubmissionPage(BaseModel):
     )
 
 
+def _in_utc(value: datetime) -> datetime:
+    """UTC, the zone stored times are compared in; refused if UTC has no such time."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01T00:00+01:00 or 9999-12-31T23:30-01:00: valid input, but outside the
+        # years 1-9999 once in UTC, where the comparison with stored times would overflow.
+        raise ValueError("is outside the years 1 to 9999 in UTC") from None
+
+
+# A naive time would be compared in whatever zone the database assumes: refused (422), as
+# is a time that does not exist in UTC, so a filter never reaches the database and fails
+# there (a 500, or an export cut off after its header row).
+FilterDateTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+
 SortOrder = Literal["-created_at", "created_at", "-points", "points"]
 
 
@@ -261,8 +276,12 @@ class SubmissionFilter(BaseModel):
     max_points: Annotated[float | None, Field(ge=0)] = Field(
         default=None, description="Effective points at most this."
     )
-    created_after: datetime | None = None
-    created_before: datetime | None = None
+    created_after: FilterDateTime | None = Field(
+        default=None, description="Created at or after this time (ISO 8601 with a timezone)."
+    )
+    created_before: FilterDateTime | None = Field(
+        default=None, description="Created before this time (ISO 8601 with a timezone)."
+    )
     api_key_id: uuid.UUID | None = Field(default=None, description="Posted by this API key.")
     sort: SortOrder = Field(default="-created_at", description="Prefix '-' for descending.")
 

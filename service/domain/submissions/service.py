@@ -132,7 +132,7 @@ def create_submission(
     SubmissionRepository(session, principal.submission_scope).add(submission)
     if score_submission(session, submission, question=question, graders=graders) is None:
         session.flush()
-    observability.count_submission(question.slug)
+    observability.count_submission()
     return submission
 
 
