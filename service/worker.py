@@ -1,4 +1,5 @@
-"""Background work: rescoring jobs and callback deliveries, claimed from the database.
+"""Background work: rescoring jobs, callback deliveries and scoring retries, claimed from
+the database.
 
 Any number of workers (a thread in each API process, or ``python -m service worker``
 processes) can run at once: jobs and deliveries are claimed with row locks
@@ -19,6 +20,8 @@ from service.domain.callbacks.service import DeliveryPolicy
 from service.domain.jobs import service as job_service
 from service.domain.jobs.service import JobPolicy
 from service.domain.rubrics.service import GraderCache
+from service.domain.submissions import service as submission_service
+from service.domain.submissions.service import ScoringPolicy
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +37,23 @@ def policies(settings: Settings) -> tuple[JobPolicy, DeliveryPolicy]:
     )
 
 
+def scoring_policy(settings: Settings) -> ScoringPolicy:
+    return ScoringPolicy(
+        max_attempts=settings.scoring_max_attempts,
+        base_delay_seconds=settings.scoring_base_delay_seconds,
+    )
+
+
 def run_once(factory: sessionmaker[Session], graders: GraderCache, settings: Settings) -> bool:
-    """One round: deliver due callbacks, work on one job. True if anything was done."""
+    """One round: deliver due callbacks, work on one job, retry the scorings that are due.
+    True if anything was done."""
     job_policy, delivery_policy = policies(settings)
     delivered = callback_service.deliver_due(factory, policy=delivery_policy)
     job = job_service.run_next_job(factory, graders, job_policy)
-    return bool(delivered) or job is not None
+    retried = submission_service.retry_pending(
+        factory, graders=graders, policy=scoring_policy(settings), limit=settings.job_batch_size
+    )
+    return bool(delivered) or job is not None or retried.tried > 0
 
 
 class Worker:

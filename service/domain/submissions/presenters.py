@@ -13,6 +13,7 @@ from service.domain.submissions.schemas import (
     ResultRead,
     SpanRead,
     SubmissionRead,
+    SubmissionStatus,
     Weights,
 )
 
@@ -20,6 +21,21 @@ PENDING_MESSAGE = (
     "Your answer has been saved but could not be scored yet; it will be scored automatically "
     "and nothing needs to be resubmitted."
 )
+
+
+ERROR_MESSAGE = (
+    "Your answer is saved and safe, but it could not be scored automatically. Your teacher "
+    "will grade it by hand; nothing needs to be resubmitted."
+)
+
+
+def _unscored_message(submission: Submission) -> str | None:
+    """What to say while there is no machine score (for ``error``, until a teacher graded it)."""
+    if submission.latest_result is not None:
+        return None
+    if submission.status == "error":
+        return None if submission.is_overridden else ERROR_MESSAGE
+    return PENDING_MESSAGE
 
 
 def present_result(result: GradingResult) -> ResultRead:
@@ -67,7 +83,7 @@ def present_submission(submission: Submission, *, base_url: str | None = None) -
         question_id=submission.question.slug,
         learner_id=submission.learner_id,
         answer=submission.answer,
-        status="scored" if submission.status == "scored" else "pending",
+        status=_status(submission),
         created_at=submission.created_at,
         points=submission.points,
         max_points=submission.max_points,
@@ -75,8 +91,15 @@ def present_submission(submission: Submission, *, base_url: str | None = None) -
         needs_review=submission.needs_review,
         result=present_result(latest) if latest is not None else None,
         feedback_url=feedback_url,
-        message=PENDING_MESSAGE if latest is None else None,
+        message=_unscored_message(submission),
+        scoring_error=submission.scoring_error if submission.status == "error" else None,
     )
+
+
+def _status(submission: Submission) -> SubmissionStatus:
+    if submission.status == "error":
+        return "error"
+    return "scored" if submission.status == "scored" else "pending"
 
 
 def present_feedback(submission: Submission, *, prompt: str) -> FeedbackRead:
@@ -85,7 +108,7 @@ def present_feedback(submission: Submission, *, prompt: str) -> FeedbackRead:
     return FeedbackRead(
         question_prompt=prompt,
         answer=submission.answer,
-        status="scored" if submission.status == "scored" else "pending",
+        status=_status(submission),
         submitted_at=submission.created_at,
         points=submission.points,
         max_points=submission.max_points,
@@ -105,5 +128,5 @@ def present_feedback(submission: Submission, *, prompt: str) -> FeedbackRead:
             )
             for c in (result.criteria if result else [])
         ],
-        message=PENDING_MESSAGE if result is None else None,
+        message=_unscored_message(submission),
     )
