@@ -39,7 +39,7 @@ def large_rubric(criteria: int = 40, phrasings: int = 45, references: int = 12) 
     def words(n: int) -> str:
         return " ".join(f"{rnd.choice(WORDS)}{rnd.randrange(400)}" for _ in range(n))
 
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "id": f"idea-{i}",
             "description": words(12),
