@@ -162,12 +162,14 @@ def end_read_phase(session: Session) -> bool:
     transaction that wrote nothing gives it back, and the next statement begins a new
     transaction. Objects stay loaded (``expire_on_commit=False``). The caller must treat
     what it read as possibly stale in the next transaction, as if the request had arrived a
-    moment earlier. Returns False, changing nothing, if the transaction has written or has
-    unflushed changes: those belong to the caller's one unit of work.
+    moment earlier. Returns False, changing nothing, if the transaction has written, has
+    unflushed changes or is inside a savepoint: those belong to the caller's unit of work.
     """
     if not session.in_transaction():
         return True
     if session.info.get(_WROTE) or session.new or session.dirty or session.deleted:
+        return False
+    if session.in_nested_transaction():  # a caller's savepoint: only it may end its work
         return False
     session.commit()
     return True
