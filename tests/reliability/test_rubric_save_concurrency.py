@@ -26,7 +26,7 @@ WORDS = (
     "envoy embassy letter pressure public private blockade ship nuclear deal trade offer"
 ).split()
 ANSWER = "Kennedy and Khrushchev negotiated secretly and avoided war."
-MAX_CONCURRENT_LATENCY_SECONDS = 1.0
+MAX_CONCURRENT_LATENCY_SECONDS = 2.0
 # One LMS and one student, each sending back to back.
 CLIENT_PAIRS = 1
 
@@ -160,7 +160,10 @@ def test_saving_a_large_rubric_does_not_block_submissions_or_feedback(
     during = submissions.overlapping(started, ended) + reads.overlapping(started, ended)
     assert [problem for *_, problem in submissions.sent + reads.sent if problem] == []
     slowest = max(end - start for start, end, _ in during)
-    assert slowest < MAX_CONCURRENT_LATENCY_SECONDS, (
+    # Holding the lock would make the slowest wait about as long as the save itself; not
+    # holding it, they only share the CPU (the GIL) with the compile: about 0.3 s against a
+    # 2.5 s save here, 1.4 s against a 5.8 s save on a machine running two suites at once.
+    assert slowest < min(MAX_CONCURRENT_LATENCY_SECONDS, save_seconds / 3), (
         f"slowest concurrent request {slowest:.2f} s while the save took {save_seconds:.2f} s"
     )
     # Enough requests ran during the save to have met any lock it held.
