@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     callback_max_attempts: int = Field(default=8, ge=1)
     callback_base_delay_seconds: float = Field(default=2.0, ge=0)
     callback_timeout_seconds: float = Field(default=5.0, gt=0)
+    # A submission whose scoring failed is retried by the worker after base delay x 2^(n-1)
+    # (n = attempts so far); after the last attempt it becomes ``error`` for hand grading.
+    scoring_max_attempts: int = Field(default=5, ge=1)
+    scoring_base_delay_seconds: float = Field(default=30.0, ge=0)
     # Reliability and benchmarking: fail fast when the database is down (seconds to open a
     # PostgreSQL connection, or to wait for a pooled one; then 503 + Retry-After), and the
     # bare comparison endpoint of bench/http_load.py (never turn it on in production).

@@ -46,7 +46,7 @@ from service.domain.rubrics import service as rubric_service
 from service.domain.rubrics.service import GraderCache
 from service.domain.submissions import service as submission_service
 from service.logging import configure_logging
-from service.worker import Worker
+from service.worker import Worker, scoring_policy
 
 log = logging.getLogger(__name__)
 
@@ -97,11 +97,13 @@ def startup(
                 organization_id=home.organization.id,
                 configured_key=configured.get_secret_value(),
             )
-    # Answers left pending by a scoring failure are scored at the next start.
-    with session_scope(factory) as session:
-        scored = submission_service.score_pending(session, graders=graders)
-    if scored:
-        log.info("scored %d pending submissions at startup", scored)
+    # Answers left pending by a scoring failure are tried at once at start-up, whatever their
+    # backoff (a restart usually comes with a fix); the worker retries them after that.
+    outcome = submission_service.retry_pending(
+        factory, graders=graders, policy=scoring_policy(settings), limit=1000, ignore_backoff=True
+    )
+    if outcome.scored:
+        log.info("scored %d pending submissions at startup", outcome.scored)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

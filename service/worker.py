@@ -1,5 +1,5 @@
-"""Background work: rescoring jobs and callback deliveries, claimed from the database,
-retention, and periodic housekeeping (expired idempotency records).
+"""Background work: rescoring jobs, callback deliveries and scoring retries, claimed from
+the database; retention, and periodic housekeeping (expired idempotency records).
 
 Any number of workers (a thread in each API process, or ``python -m service worker``
 processes) can run at once: jobs and deliveries are claimed with row locks
@@ -26,6 +26,8 @@ from service.domain.jobs import service as job_service
 from service.domain.jobs.service import JobPolicy
 from service.domain.learners import service as learner_service
 from service.domain.rubrics.service import GraderCache
+from service.domain.submissions import service as submission_service
+from service.domain.submissions.service import ScoringPolicy
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,13 @@ def policies(settings: Settings) -> tuple[JobPolicy, DeliveryPolicy]:
                 allow_http=settings.callback_allow_http, allowed=settings.callback_allowed_hosts
             ),
         ),
+    )
+
+
+def scoring_policy(settings: Settings) -> ScoringPolicy:
+    return ScoringPolicy(
+        max_attempts=settings.scoring_max_attempts,
+        base_delay_seconds=settings.scoring_base_delay_seconds,
     )
 
 
@@ -80,15 +89,18 @@ def run_once(
     settings: Settings,
     housekeeping: Housekeeping | None = None,
 ) -> bool:
-    """One round: deliver due callbacks, work on one job, delete one batch of expired
-    submissions (when retention is on), and the housekeeping when due. True if anything
-    was done (then the loop comes straight back)."""
+    """One round: deliver due callbacks, work on one job, retry the scorings that are due,
+    delete one batch of expired submissions (when retention is on), and the housekeeping
+    when due. True if anything was done (then the loop comes straight back)."""
     job_policy, delivery_policy = policies(settings)
     delivered = callback_service.deliver_due(factory, policy=delivery_policy)
     job = job_service.run_next_job(factory, graders, job_policy)
+    retried = submission_service.retry_pending(
+        factory, graders=graders, policy=scoring_policy(settings), limit=settings.job_batch_size
+    )
     expired = apply_retention(factory, settings)
     (housekeeping or _default_housekeeping).run_if_due(factory, settings)
-    return bool(delivered) or job is not None or bool(expired)
+    return bool(delivered) or job is not None or retried.tried > 0 or bool(expired)
 
 
 def apply_retention(factory: sessionmaker[Session], settings: Settings) -> int:

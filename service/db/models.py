@@ -190,7 +190,7 @@ class Submission(Base):
 
     __tablename__ = "submission"
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'scored')", name="status"),
+        CheckConstraint("status IN ('pending', 'scored', 'error')", name="status"),
         # Scores are finite and on the question's scale (NaN and inf fail these too). An
         # override was within the scale it was given on; a later rubric with fewer points
         # rescales the machine score but never rewrites an instructor's.
@@ -203,6 +203,7 @@ class Submission(Base):
             name="points_range",
         ),
         Index("ix_submission_created_at_id", "created_at", "id"),
+        Index("ix_submission_status_next_scoring_at", "status", "next_scoring_at"),
         Index("ix_submission_question_id_created_at", "question_id", "created_at"),
         Index("ix_submission_learner_id_created_at", "learner_id", "created_at"),
         Index("ix_submission_api_key_id_created_at", "api_key_id", "created_at"),
@@ -237,6 +238,12 @@ class Submission(Base):
     max_points: Mapped[float | None] = mapped_column(Float)
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     is_overridden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Retries of a scoring failure: how many scorings were tried, when the worker tries the
+    # next one (backoff), and, once it gave up (status ``error``), a short reason that is
+    # safe to show (never a traceback).
+    scoring_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_scoring_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    scoring_error: Mapped[str | None] = mapped_column(String(200))
 
     question: Mapped[Question] = relationship(lazy="raise")
     results: Mapped[list[GradingResult]] = relationship(

@@ -131,6 +131,50 @@ class GraderSession(Session):
             ) from exc
 
 
+# Set in ``Session.info`` once a transaction has written (a flush, or an ORM DML statement),
+# until it ends: such a transaction holds the write lock, and only its commit may end it.
+_WROTE = "grader.transaction_wrote"
+
+
+@event.listens_for(GraderSession, "after_flush")
+def _mark_written(session: Session, _context: Any) -> None:
+    session.info[_WROTE] = True
+
+
+@event.listens_for(GraderSession, "do_orm_execute")
+def _mark_dml(state: Any) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info[_WROTE] = True
+
+
+@event.listens_for(GraderSession, "after_transaction_end")
+def _forget_written(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the outermost transaction, not a savepoint
+        session.info.pop(_WROTE, None)
+
+
+def end_read_phase(session: Session) -> bool:
+    """End ``session``'s transaction if it has only read, so that the CPU work that follows
+    (scoring an answer, compiling a rubric) holds no lock and no pooled connection.
+
+    On SQLite every unit of work begins IMMEDIATE (see ``_install_sqlite_hooks``), so the
+    first read of a request already holds the database's one write lock; ending a
+    transaction that wrote nothing gives it back, and the next statement begins a new
+    transaction. Objects stay loaded (``expire_on_commit=False``). The caller must treat
+    what it read as possibly stale in the next transaction, as if the request had arrived a
+    moment earlier. Returns False, changing nothing, if the transaction has written, has
+    unflushed changes or is inside a savepoint: those belong to the caller's unit of work.
+    """
+    if not session.in_transaction():
+        return True
+    if session.info.get(_WROTE) or session.new or session.dirty or session.deleted:
+        return False
+    if session.in_nested_transaction():  # a caller's savepoint: only it may end its work
+        return False
+    session.commit()
+    return True
+
+
 def make_sessionmaker(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
     """``read_only`` sessions begin DEFERRED on SQLite, so long reads never block writers."""
     if read_only:

@@ -33,6 +33,7 @@ from service.domain.submissions.schemas import (
     SubmissionPage,
     SubmissionRead,
 )
+from service.worker import scoring_policy
 
 router = APIRouter(prefix="/v1/submissions", tags=["submissions"], responses=AUTH_ERRORS)
 
@@ -124,10 +125,20 @@ def create_submission(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     base_url = public_base_url(request, settings)
+    # Graded before the idempotency record (the request's first write), so that on SQLite
+    # no write lock is held while the engine runs.
+    prepared = submission_service.prepare_submission(
+        session, graders=graders, body=body, principal=principal
+    )
 
     def action() -> tuple[int, Any]:
         submission = submission_service.create_submission(
-            session, graders=graders, body=body, principal=principal
+            session,
+            graders=graders,
+            body=body,
+            principal=principal,
+            prepared=prepared,
+            policy=scoring_policy(settings),
         )
         status = 201 if submission.status == "scored" else 202
         return status, _present(submission, principal, base_url).model_dump(mode="json")

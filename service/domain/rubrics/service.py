@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from service.db.models import Course, Question, RubricVersion
+from service.db.session import end_read_phase
 from service.domain.access.principal import Scope
 from service.domain.questions.repository import QuestionRepository
 from service.domain.rubrics.repository import RubricRepository
@@ -185,6 +186,7 @@ def import_document(
 
 def create_question(session: Session, data: dict[str, Any], *, course: Course) -> ImportOutcome:
     """A new question from an instructor: validated like a file, stored as version 1."""
+    end_read_phase(session)  # compiling holds no lock (SQLite: the one write lock)
     document = validate_document(data, source="request body")
     scope = Scope.organization(course.organization_id)
     if QuestionRepository(session, scope).get_by_slug(document.id) is not None:
@@ -193,7 +195,13 @@ def create_question(session: Session, data: dict[str, Any], *, course: Course) -
 
 
 def update_rubric(session: Session, question: Question, data: dict[str, Any]) -> ImportOutcome:
-    """A new immutable rubric version for an existing question (a no-op if unchanged)."""
+    """A new immutable rubric version for an existing question (a no-op if unchanged).
+
+    The document is validated and compiled (TF-IDF) before anything is written, outside the
+    request's transaction, so that on SQLite no write lock is held while compiling; the
+    version number is taken in the write transaction that follows.
+    """
+    end_read_phase(session)
     document = validate_document({**data, "id": question.slug}, source="request body")
     latest = RubricRepository(session).latest_version(question)
     if latest is not None and latest.content_hash == document.content_hash():
@@ -241,6 +249,7 @@ def calibrate(
         },
         source="request body",
     )
+    end_read_phase(session)  # fitting holds no lock, like a rubric save
     try:
         grader = build_grader(uncalibrated)
     except RubricError as exc:

@@ -18,6 +18,7 @@ from service.domain.submissions.schemas import (
     SpanRead,
     StudentResultRead,
     SubmissionRead,
+    SubmissionStatus,
     Weights,
 )
 from service.domain.submissions.service import issued_feedback_token
@@ -27,6 +28,21 @@ PENDING_MESSAGE = (
     "Your answer has been saved but could not be scored yet; it will be scored automatically "
     "and nothing needs to be resubmitted."
 )
+
+
+ERROR_MESSAGE = (
+    "Your answer is saved and safe, but it could not be scored automatically. Your teacher "
+    "will grade it by hand; nothing needs to be resubmitted."
+)
+
+
+def _unscored_message(submission: Submission) -> str | None:
+    """What to say while there is no machine score (for ``error``, until a teacher graded it)."""
+    if submission.latest_result is not None:
+        return None
+    if submission.status == "error":
+        return None if submission.is_overridden else ERROR_MESSAGE
+    return PENDING_MESSAGE
 
 
 def present_result(result: GradingResult) -> ResultRead:
@@ -162,7 +178,7 @@ def present_submission(
         question_id=submission.question.slug,
         learner_id=submission.learner_id,
         answer=submission.answer,
-        status="scored" if submission.status == "scored" else "pending",
+        status=_status(submission),
         created_at=submission.created_at,
         points=submission.points,
         max_points=submission.max_points,
@@ -176,8 +192,15 @@ def present_submission(
             else present_student_result(latest, answer=submission.answer)
         ),
         feedback_url=feedback_url,
-        message=PENDING_MESSAGE if latest is None else None,
+        message=_unscored_message(submission),
+        scoring_error=submission.scoring_error if submission.status == "error" else None,
     )
+
+
+def _status(submission: Submission) -> SubmissionStatus:
+    if submission.status == "error":
+        return "error"
+    return "scored" if submission.status == "scored" else "pending"
 
 
 def _present_withheld_submission(
@@ -189,7 +212,7 @@ def _present_withheld_submission(
         question_id=submission.question.slug,
         learner_id=submission.learner_id,
         answer=submission.answer,
-        status="scored" if submission.status == "scored" else "pending",
+        status=_status(submission),
         created_at=submission.created_at,
         points=None,
         max_points=None,
@@ -211,7 +234,7 @@ def present_feedback(submission: Submission, *, prompt: str, released: bool = Tr
     return FeedbackRead(
         question_prompt=prompt,
         answer=submission.answer,
-        status="scored" if submission.status == "scored" else "pending",
+        status=_status(submission),
         submitted_at=submission.created_at,
         points=submission.points,
         max_points=submission.max_points,
@@ -219,7 +242,7 @@ def present_feedback(submission: Submission, *, prompt: str, released: bool = Tr
         result=(
             present_student_result(latest, answer=submission.answer) if latest is not None else None
         ),
-        message=PENDING_MESSAGE if latest is None else None,
+        message=_unscored_message(submission),
     )
 
 
@@ -227,7 +250,7 @@ def _present_withheld_feedback(submission: Submission, *, prompt: str) -> Feedba
     return FeedbackRead(
         question_prompt=prompt,
         answer=submission.answer,
-        status="scored" if submission.status == "scored" else "pending",
+        status=_status(submission),
         submitted_at=submission.created_at,
         points=None,
         max_points=None,

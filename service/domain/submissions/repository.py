@@ -157,3 +157,18 @@ class SubmissionRepository:
             .limit(limit)
         )
         return self.session.scalars(stmt).all()
+
+    def claim_due_pending(
+        self, *, now: datetime, limit: int, ignore_backoff: bool = False
+    ) -> Sequence[Submission]:
+        """Pending submissions whose next scoring try is due, oldest due first, row-locked
+        (``SKIP LOCKED`` on PostgreSQL, so concurrent workers claim different ones; SQLite
+        serialises writers). Rows without a next time (older data) are due at once."""
+        due = func.coalesce(Submission.next_scoring_at, Submission.created_at)
+        stmt = select(Submission).where(Submission.status == "pending", *self._scope())
+        if not ignore_backoff:
+            stmt = stmt.where(
+                or_(Submission.next_scoring_at.is_(None), Submission.next_scoring_at <= now)
+            )
+        stmt = stmt.order_by(due, Submission.id).limit(limit).with_for_update(skip_locked=True)
+        return self.session.scalars(stmt).all()

@@ -178,12 +178,16 @@ class StudentResultRead(BaseModel):
 AnyResultRead = Annotated[ResultRead | StudentResultRead, Field(discriminator="view")]
 
 
+# ``error``: scoring kept failing after every retry; the answer is stored, for hand grading.
+SubmissionStatus = Literal["scored", "pending", "error"]
+
+
 class SubmissionRead(BaseModel):
     id: uuid.UUID
     question_id: str
     learner_id: str
     answer: str
-    status: Literal["scored", "pending"]
+    status: SubmissionStatus
     created_at: datetime
     points: float | None = Field(
         description="Effective points: the newest instructor override, else the machine score."
@@ -211,6 +215,11 @@ class SubmissionRead(BaseModel):
         description="False until the question releases feedback: points and result are then "
         "held back from integrations (staff always see them).",
     )
+    scoring_error: str | None = Field(
+        default=None,
+        description="Why scoring gave up (status `error`): a short reason; hand-grade it "
+        "with an override.",
+    )
 
 
 class FeedbackRead(BaseModel):
@@ -218,7 +227,7 @@ class FeedbackRead(BaseModel):
 
     question_prompt: str
     answer: str
-    status: Literal["scored", "pending"]
+    status: SubmissionStatus
     submitted_at: datetime
     points: float | None = Field(description="Effective points (an instructor's, if adjusted).")
     max_points: float | None
@@ -268,7 +277,7 @@ class SubmissionFilter(BaseModel):
 
     question_id: Annotated[str | None, Field(max_length=64, pattern=SLUG_PATTERN)] = None
     learner_id: Annotated[str | None, Field(max_length=255, pattern=PRINTABLE_PATTERN)] = None
-    status: Literal["scored", "pending"] | None = None
+    status: SubmissionStatus | None = None
     needs_review: bool | None = None
     min_points: Annotated[float | None, Field(ge=0)] = Field(
         default=None, description="Effective points at least this."

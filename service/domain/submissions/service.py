@@ -16,11 +16,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import inspect
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from service import observability
 from service.db.base import utcnow
 from service.db.models import ApiKey, GradingResult, Question, RubricVersion, Submission
+from service.db.session import end_read_phase, session_scope
 from service.domain.access.principal import Principal, Scope
 from service.domain.callbacks import service as callback_service
 from service.domain.questions import service as question_service
@@ -100,23 +101,71 @@ def reissue_feedback_link(session: Session, submission: Submission) -> str:
     return token
 
 
+@dataclass(frozen=True)
+class ScoringPolicy:
+    """Retries of a failed scoring: after attempt n fails, the next one waits
+    ``base_delay_seconds * 2 ** (n - 1)``; after ``max_attempts`` the submission is ``error``."""
+
+    max_attempts: int = 5
+    base_delay_seconds: float = 30.0
+
+    def delay(self, attempts: int) -> timedelta:
+        return timedelta(seconds=self.base_delay_seconds * 2 ** max(attempts - 1, 0))
+
+
+# Shown to instructors (and the integration that posted it) once retries gave up: short,
+# and safe to show; the traceback goes to the log only.
+SCORING_ERROR = "The rubric could not score this answer (engine error)."
+
+
+@dataclass(frozen=True)
+class PreparedSubmission:
+    """An answer graded before anything is written (``breakdown`` None: the engine failed)."""
+
+    question: Question
+    version: RubricVersion
+    breakdown: ScoreBreakdown | None
+
+
+def prepare_submission(
+    session: Session, *, graders: GraderCache, body: SubmissionCreate, principal: Principal
+) -> PreparedSubmission:
+    """Look the question up and grade the answer, holding no transaction while grading.
+
+    The question is looked up in the caller's organisation (an integration posts to any of
+    its organisation's questions). The read transaction ends before the engine runs, so on
+    SQLite no write lock is held while scoring (see ``end_read_phase``); a rubric saved in
+    between makes this answer count as sent just before the save, scored by the version
+    it met.
+    """
+    question = question_service.get_question(
+        session, Scope.organization(principal.organization_id), body.question_id
+    )
+    version = rubric_service.current_version(session, question)
+    end_read_phase(session)
+    breakdown = grade_answer(graders, version, body.answer, label=question.slug)
+    return PreparedSubmission(question, version, breakdown)
+
+
 def create_submission(
     session: Session,
     *,
     graders: GraderCache,
     body: SubmissionCreate,
     principal: Principal,
+    prepared: PreparedSubmission | None = None,
+    policy: ScoringPolicy | None = None,
 ) -> Submission:
     """Store the answer with its score, in one INSERT of each row.
 
-    The question is looked up in the caller's organisation (an integration posts to any of
-    its organisation's questions). If scoring fails the answer is still stored, with status
-    ``pending``, and is scored later instead of being lost (grading is pure: a failure there
-    touches no database state).
+    ``prepared`` is the answer graded by ``prepare_submission`` before the caller's first
+    write (without it the answer is graded here). If scoring failed the answer is still
+    stored, with status ``pending``, and the worker retries it with backoff (``policy``)
+    instead of it being lost (grading is pure: a failure there touches no database state).
     """
-    question = question_service.get_question(
-        session, Scope.organization(principal.organization_id), body.question_id
-    )
+    if prepared is None:
+        prepared = prepare_submission(session, graders=graders, body=body, principal=principal)
+    question = prepared.question
     submission = Submission(
         id=uuid.uuid4(),
         question=question,
@@ -126,14 +175,35 @@ def create_submission(
         answer=body.answer,
         status="pending",
         api_key_id=principal.key_id,
+        scoring_attempts=1,
         results=[],
     )
     issue_feedback_link(submission)
     SubmissionRepository(session, principal.submission_scope).add(submission)
-    if score_submission(session, submission, question=question, graders=graders) is None:
+    if prepared.breakdown is None:
+        submission.next_scoring_at = utcnow() + (policy or ScoringPolicy()).delay(1)
         session.flush()
+    else:
+        apply_score(
+            session, submission, prepared.breakdown, question=question, version=prepared.version
+        )
     observability.count_submission()
     return submission
+
+
+def grade_answer(
+    graders: GraderCache, version: RubricVersion, answer: str, *, label: str
+) -> ScoreBreakdown | None:
+    """The engine's breakdown, or None if it failed (logged with its traceback)."""
+    started = time.perf_counter()
+    try:
+        breakdown = graders.get(version).grade(answer)
+    except Exception:
+        observability.observe_scoring(time.perf_counter() - started, failed=True)
+        log.exception("scoring failed (question=%s, rubric version %s)", label, version.id)
+        return None
+    observability.observe_scoring(time.perf_counter() - started)
+    return breakdown
 
 
 def score_submission(
@@ -156,19 +226,31 @@ def score_submission(
     stored result, so it is flushed first, as always.
     """
     version = version or rubric_service.current_version(session, question)
-    started = time.perf_counter()
-    try:
-        breakdown = graders.get(version).grade(submission.answer)
-    except Exception:
-        observability.observe_scoring(time.perf_counter() - started, failed=True)
-        log.exception(
-            "scoring failed for submission %s; left as %s", submission.id, submission.status
-        )
+    breakdown = grade_answer(graders, version, submission.answer, label=question.slug)
+    if breakdown is None:
+        log.warning("submission %s left as %s", submission.id, submission.status)
         return None
-    observability.observe_scoring(time.perf_counter() - started)
+    return apply_score(
+        session, submission, breakdown, question=question, version=version, event=event, flush=flush
+    )
+
+
+def apply_score(
+    session: Session,
+    submission: Submission,
+    breakdown: ScoreBreakdown,
+    *,
+    question: Question,
+    version: RubricVersion,
+    event: str = "submission.scored",
+    flush: bool = True,
+) -> GradingResult:
+    """Store ``breakdown`` as the submission's newest machine result (see score_submission)."""
     result = _result_row(breakdown, version=version)
     submission.results.insert(0, result)  # kept newest first, like the relationship's order
     submission.status = "scored"
+    submission.next_scoring_at = None
+    submission.scoring_error = None
     submission.machine_points = breakdown.points
     submission.max_points = breakdown.max_points
     if not submission.is_overridden:
@@ -182,12 +264,11 @@ def score_submission(
             session, submission, event=event, payload=callback_payload(submission)
         )
     log.info(
-        "scored submission %s question=%s points=%s engine=%s duration_ms=%.2f",
+        "scored submission %s question=%s points=%s engine=%s",
         submission.id,
         question.slug,
         breakdown.points,
         ENGINE_VERSION,
-        (time.perf_counter() - started) * 1000,
     )
     return result
 
@@ -257,8 +338,107 @@ def result_values(breakdown: ScoreBreakdown, *, version: RubricVersion) -> dict[
     }
 
 
+@dataclass(frozen=True)
+class RetryOutcome:
+    scored: int = 0
+    failed: int = 0
+    gave_up: int = 0
+
+    @property
+    def tried(self) -> int:
+        return self.scored + self.failed + self.gave_up
+
+
+def retry_pending(
+    factory: sessionmaker[Session],
+    *,
+    graders: GraderCache,
+    policy: ScoringPolicy,
+    limit: int = 100,
+    ignore_backoff: bool = False,
+) -> RetryOutcome:
+    """Score again the pending submissions that are due; returns what happened.
+
+    Each is claimed first (its attempt counted, its next try moved out by the backoff, in one
+    short transaction), so several workers never try the same one at once and a worker that
+    dies mid-way leaves it due again later. Then each is graded outside any transaction and
+    stored in its own. ``ignore_backoff`` (start-up) tries every pending one now: a restart
+    usually comes with a fix.
+    """
+    now = utcnow()
+    with session_scope(factory) as session:
+        claimed = SubmissionRepository(session, Scope.system()).claim_due_pending(
+            now=now, limit=limit, ignore_backoff=ignore_backoff
+        )
+        for submission in claimed:
+            submission.scoring_attempts += 1
+            submission.next_scoring_at = now + policy.delay(submission.scoring_attempts)
+        ids = [submission.id for submission in claimed]
+    outcomes = [_retry_one(factory, submission_id, graders, policy) for submission_id in ids]
+    return RetryOutcome(
+        scored=outcomes.count("scored"),
+        failed=outcomes.count("failed"),
+        gave_up=outcomes.count("error"),
+    )
+
+
+def _retry_one(
+    factory: sessionmaker[Session],
+    submission_id: uuid.UUID,
+    graders: GraderCache,
+    policy: ScoringPolicy,
+) -> str | None:
+    with session_scope(factory) as session:
+        submission = SubmissionRepository(session, Scope.system()).get(submission_id)
+        if submission is None or submission.status != "pending":
+            return None
+        question = question_service.get_by_internal_id(session, submission.question_id)
+        version = rubric_service.current_version(session, question)
+        end_read_phase(session)
+        breakdown = grade_answer(graders, version, submission.answer, label=question.slug)
+        # The write transaction starts here: re-read what may have changed while grading
+        # (an instructor's override, another worker's result).
+        session.refresh(submission, list(_RETRY_FIELDS), with_for_update=True)
+        if submission.status != "pending":
+            return None
+        if breakdown is not None:
+            apply_score(session, submission, breakdown, question=question, version=version)
+            return "scored"
+        if submission.scoring_attempts < policy.max_attempts:
+            log.warning(
+                "scoring submission %s failed (attempt %d of %d); next try at %s",
+                submission.id,
+                submission.scoring_attempts,
+                policy.max_attempts,
+                submission.next_scoring_at,
+            )
+            return "failed"
+        submission.status = "error"
+        submission.scoring_error = SCORING_ERROR
+        submission.next_scoring_at = None
+        log.error(
+            "scoring submission %s failed %d times; left for hand grading",
+            submission.id,
+            submission.scoring_attempts,
+        )
+        return "error"
+
+
+_RETRY_FIELDS = (
+    "status",
+    "is_overridden",
+    "points",
+    "needs_review",
+    "scoring_attempts",
+    "next_scoring_at",
+)
+
+
 def score_pending(session: Session, *, graders: GraderCache, limit: int = 1000) -> int:
-    """Score submissions left pending by an earlier failure; returns how many succeeded."""
+    """Score submissions left pending by an earlier failure; returns how many succeeded.
+
+    Kept for callers with one session; the worker and start-up use ``retry_pending``.
+    """
     repo = SubmissionRepository(session, Scope.system())
     scored = 0
     for submission_id in repo.list_pending_ids(limit):
