@@ -19,7 +19,7 @@ from service.domain.idempotency.service import fingerprint
 from service.domain.submissions.schemas import SubmissionCreate
 from tests.conftest import migrate
 
-PREVIOUS_HEAD = "98b9a82b8b5e"
+PREVIOUS_HEAD = "f1e2d3c4b5a6"  # the revision before a9e0c4d5b6f7 sealed the records
 BODY = {"question_id": "backchannel-q1", "learner_id": "learner-7", "answer": "Talked secretly."}
 TOKEN = "legacy-feedback-token-0123456789abcdefghijk"
 # What the old code stored: the response body as JSON (non-ASCII kept, as JSONResponse does).
