@@ -1,6 +1,13 @@
 """Migrating a populated single-tenant database into organisations and courses keeps every
 row, and every row stays reachable through the API with the keys that could reach it.
 
+The later migrations convert old rows in place: feedback tokens become hashes (the links
+already handed out keep working), idempotency records get a key hash and a sealed response
+(a retry with the old key still replays the original answer), a plain callback secret stays
+usable. Two of their downgrades are lossy by design and the second round checks exactly
+that: plain feedback tokens cannot be recovered (fresh ones are issued, old links answer
+404) and idempotency records cannot be unsealed without their keys (they are deleted).
+
 The state is written at the previous head ("98b9a82b8b5e") with plain Core inserts on the
 reflected old tables (not the current models, which describe the new schema). A database
 of its own: a SQLite file, or a scratch PostgreSQL database next to the test database.
@@ -32,6 +39,19 @@ OLD_ADMIN_KEY = "grk_old-admin-key-0123456789abcdefghijklmnopqrstu"
 OLD_INSTRUCTOR_KEY = "grk_old-instructor-key-0123456789abcdefghijklmno"
 OLD_LMS_KEY = "grk_old-integration-key-0123456789abcdefghijklmn"
 OLD_OTHER_LMS_KEY = "grk_old-other-integration-key-0123456789abcdefgh"
+OLD_FEEDBACK_TOKEN = "old-feedback-token-00-abcdefghijkl"
+OLD_IDEMPOTENCY_KEY = "7b1d9c4e-old-retry-key"
+# The retried request the old record answers: POST /v1/submissions with this body, as the
+# old code fingerprinted it (method, path, the validated body's JSON; unchanged since).
+RETRIED_BODY = {
+    "question_id": "old-q1",
+    "learner_id": "student-0",
+    "answer": "They talked secretly.",
+}
+RETRIED_HASH = hashlib.sha256(
+    b'POST /v1/submissions\n{"question_id":"old-q1","learner_id":"student-0",'
+    b'"answer":"They talked secretly."}'
+).hexdigest()
 QUESTIONS = ("old-q1", "old-q2")
 ROW_COUNT_TABLES = (
     "question",
@@ -255,11 +275,12 @@ def _populate(engine: Engine) -> dict[str, Any]:
             t["idempotency_record"].insert(),
             {
                 "api_key_id": keys["lms"],
-                "key": "retry-1",
-                "request_hash": "0" * 64,
+                "key": OLD_IDEMPOTENCY_KEY,
+                "request_hash": RETRIED_HASH,
                 "status_code": 201,
-                "response_body": {"id": str(first)},
-                "created_at": now,
+                "response_body": {"id": str(first), "feedback_url": "old response"},
+                # Recent, unlike the other rows: records replay for 7 days only.
+                "created_at": datetime.now(UTC),
             },
         )
         c.execute(
@@ -297,9 +318,15 @@ def _ids(client: TestClient, path: str) -> set[str]:
     return {item["id"] for item in response.json()["items"]}
 
 
-def _check_through_the_api(url: str, state: dict[str, Any]) -> None:
+def _check_through_the_api(url: str, state: dict[str, Any], *, downgraded: bool) -> None:
+    """``downgraded``: the database went down to the old head and up again since."""
     subs = {name: str(value) for name, value in state["submissions"].items()}
-    settings = Settings(database_url=url, rubrics_dir=RUBRICS_DIR, worker_enabled=False)
+    settings = Settings(
+        database_url=url,
+        rubrics_dir=RUBRICS_DIR,
+        worker_enabled=False,
+        trusted_hosts="127.0.0.1,localhost,testserver",
+    )
     with TestClient(create_app(settings), headers=auth(OLD_ADMIN_KEY)) as admin:
         assert set(QUESTIONS) <= _ids(admin, "/v1/questions")
         assert _ids(admin, "/v1/submissions?limit=100") == set(subs.values())
@@ -327,8 +354,31 @@ def _check_through_the_api(url: str, state: dict[str, Any]) -> None:
         read = lms.get(f"/v1/submissions/{subs['lms:old-q1']}")
         assert read.status_code == 200, read.text
         assert read.json()["question_id"] == "old-q1"
-        feedback = admin.get("/v1/feedback/old-feedback-token-00-abcdefghijkl")
-        assert feedback.status_code == 200, feedback.text
+        feedback = admin.get(f"/v1/feedback/{OLD_FEEDBACK_TOKEN}")
+        if downgraded:  # the downgrade could only issue fresh tokens
+            assert feedback.status_code == 404, feedback.text
+        else:
+            assert feedback.status_code == 200, feedback.text
+            assert feedback.json()["answer"] == "They talked secretly."
+        if not downgraded:
+            # The converted record replays the old answer byte for byte and stores nothing.
+            retry = lms.post(
+                "/v1/submissions",
+                json=RETRIED_BODY,
+                headers={"Idempotency-Key": OLD_IDEMPOTENCY_KEY},
+            )
+            assert retry.status_code == 201, retry.text
+            assert retry.headers["Idempotent-Replayed"] == "true"
+            assert retry.content == (
+                f'{{"id":"{subs["lms:old-q1"]}","feedback_url":"old response"}}'.encode()
+            )
+            assert _ids(admin, "/v1/submissions?limit=100") == set(subs.values())
+        # A new link for an old submission, shown once, works; the one it replaces stops.
+        issued = lms.post(f"/v1/submissions/{subs['lms:old-q2']}/feedback-link")
+        assert issued.status_code == 201, issued.text
+        new_url = issued.json()["feedback_url"]
+        assert new_url.startswith("http://testserver/v1/feedback/")
+        assert admin.get(new_url).status_code == 200
         revoked = TestClient(
             admin.app, headers=auth("grk_old-revoked-key-0123456789abcdefghijklmnopqr")
         )
@@ -346,13 +396,15 @@ def test_populated_database_migrates_keeps_every_row_and_stays_reachable(
         assert min(before.values()) >= 1
         _alembic(scratch_url, "upgrade", "head")
         assert _counts(engine) == before
-        _check_through_the_api(scratch_url, state)
-        # The app's start-up added the shipped rubrics; the old rows are all still there.
+        _check_through_the_api(scratch_url, state, downgraded=False)
+        # The app's start-up added the shipped rubrics; the old rows are all still there,
+        # except the idempotency record, which the downgrade deletes (it cannot be unsealed).
         after_start = _counts(engine)
+        assert after_start["submission"] == before["submission"]
         _alembic(scratch_url, "downgrade", PREVIOUS_HEAD)
-        assert _counts(engine) == after_start
+        assert _counts(engine) == {**after_start, "idempotency_record": 0}
         _alembic(scratch_url, "upgrade", "head")
-        assert _counts(engine) == after_start
-        _check_through_the_api(scratch_url, state)
+        assert _counts(engine) == {**after_start, "idempotency_record": 0}
+        _check_through_the_api(scratch_url, state, downgraded=True)
     finally:
         engine.dispose()

@@ -40,6 +40,8 @@ OWN, OTHER_COURSE, OTHER_ORG, OTHER_POSTER = "own", "other-course", "other-org",
 NO_TARGET = "-"
 SHARED_QUESTION = "shared-q"  # exists in A (course c1) and, separately, in B
 LEARNER = "student-17"  # a learner id used by both organisations
+B_LEARNER = "only-in-b"  # a learner with data in B and none in A
+METRICS_TOKEN = "matrix-metrics-scrape-token"  # a scrape credential, not an API key
 ANSWER = "They negotiated secretly, through a backchannel."
 PUBLIC_QUESTION_FIELDS = {"id", "title", "prompt", "max_points", "score_step"}
 
@@ -74,6 +76,7 @@ class World:
     ids: dict[str, dict[str, Any]]
     a_submissions: dict[str, str] = field(default_factory=dict)
     b_submissions: dict[str, str] = field(default_factory=dict)
+    feedback_urls: dict[str, str] = field(default_factory=dict)
 
     def value(self, target: str, name: str) -> Any:
         found = self.ids[target][name]
@@ -86,9 +89,13 @@ def _ok(response: Any, status: int = 200) -> dict[str, Any]:
     return body
 
 
-def _submit(client: TestClient, question_id: str, learner_id: str = LEARNER) -> str:
+def _post(client: TestClient, question_id: str, learner_id: str = LEARNER) -> dict[str, Any]:
     body = {"question_id": question_id, "learner_id": learner_id, "answer": ANSWER}
-    submission_id: str = _ok(client.post("/v1/submissions", json=body), 201)["id"]
+    return _ok(client.post("/v1/submissions", json=body), 201)
+
+
+def _submit(client: TestClient, question_id: str, learner_id: str = LEARNER) -> str:
+    submission_id: str = _post(client, question_id, learner_id)["id"]
     return submission_id
 
 
@@ -125,14 +132,22 @@ def _build_world(app: FastAPI) -> World:
     b_instructor = _new_key(b_admin, "instructor", course_ids=["b-course"])["id"]
     b_lms = TestClient(app, headers=auth(_new_key(b_admin, "integration")["key"]))
 
+    # The feedback link is shown once, in the creating response (the database keeps its
+    # hash). The shared submission's link is the one the feedback row reads: the
+    # feedback-link rows revoke and reissue c1's, never this one.
+    shared = _post(lms, SHARED_QUESTION)
     a_subs = {
         "c1": _submit(lms, "q-one"),
         "c2": _submit(lms, "q-two"),
-        "shared": _submit(lms, SHARED_QUESTION),
+        "shared": shared["id"],
         "lms2": _submit(lms2, "q-one"),
     }
-    b_subs = {"shared": _submit(b_lms, SHARED_QUESTION), "b-course": _submit(b_lms, "q-bee")}
-    feedback_url = _ok(lms.get(f"/v1/submissions/{a_subs['c1']}"))["feedback_url"]
+    b_subs = {
+        "shared": _submit(b_lms, SHARED_QUESTION),
+        "b-course": _submit(b_lms, "q-bee"),
+        "b-learner": _submit(b_lms, "q-bee", B_LEARNER),
+    }
+    feedback_url: str = shared["feedback_url"]
     jobs = {
         name: _ok(client.post(f"/v1/questions/{q}/rescore"), 202)["id"]
         for name, client, q in [
@@ -153,6 +168,12 @@ def _build_world(app: FastAPI) -> World:
 
         return make
 
+    def fresh_learner() -> str:
+        """A learner of A with one submission, for a case that deletes it."""
+        learner_id = f"leaver-{next(_unique)}"
+        _submit(lms, "q-one", learner_id)
+        return learner_id
+
     ids: dict[str, dict[str, Any]] = {
         NO_TARGET: {"token": feedback_url.rsplit("/", 1)[1]},
         OWN: {
@@ -163,6 +184,8 @@ def _build_world(app: FastAPI) -> World:
             "key_id": victim,
             "instructor_id": spare_instructor,
             "granted_id": granted("default"),
+            "learner_id": LEARNER,
+            "leaver_id": fresh_learner,
         },
         OTHER_COURSE: {
             "question_id": "q-two",
@@ -180,6 +203,9 @@ def _build_world(app: FastAPI) -> World:
             "key_id": created["admin_key"]["id"],
             "instructor_id": b_instructor,
             "granted_id": b_instructor,
+            # Stored in B only: A's admin must get 404, as for a learner never seen.
+            "learner_id": B_LEARNER,
+            "leaver_id": B_LEARNER,
         },
         OTHER_POSTER: {"submission_id": a_subs["lms2"]},
     }
@@ -194,7 +220,7 @@ def _build_world(app: FastAPI) -> World:
         name: TestClient(app, headers=auth(key) if key else {}) for name, key in keys.items()
     }
     clients["admin"] = admin
-    return World(app, clients, b_admin, ids, a_subs, b_subs)
+    return World(app, clients, b_admin, ids, a_subs, b_subs, {"shared": feedback_url})
 
 
 @pytest.fixture(scope="module")
@@ -210,6 +236,13 @@ def world(engine: Engine, database_url: str) -> Iterator[World]:
         rate_limit="",
         rate_limit_integration="",
         rate_limit_failed_auth="",  # the anonymous cases are failed credentials, many of them
+        # As in conftest: callbacks to the tests' own loopback address over plain http, and
+        # links built for the TestClient's Host.
+        callback_allow_http=True,
+        callback_allowed_hosts="127.0.0.1/32",
+        trusted_hosts="127.0.0.1,localhost,testserver",
+        # /metrics exists only with a scrape token; with one, no API key opens it.
+        metrics_token=SecretStr(METRICS_TOKEN),
     )
     app = create_app(settings)
     with TestClient(app):  # runs the lifespan (engine, rubrics, bootstrap key)
@@ -305,7 +338,8 @@ S = "/v1/submissions/{submission_id}"
 ROWS: list[Row] = [
     Row("GET", "/healthz", public()),
     Row("GET", "/readyz", public()),
-    Row("GET", "/metrics", public()),
+    # Only the scrape token opens it (test_metrics_answers_its_token): an API key is not it.
+    Row("GET", "/metrics", {NO_TARGET: dict.fromkeys(ROLES, 401)}),
     Row("GET", "/openapi.json", public()),
     Row("GET", "/docs", public()),
     Row("GET", "/docs/oauth2-redirect", public()),
@@ -351,6 +385,14 @@ ROWS: list[Row] = [
     Row("POST", Q + "/rescore", scoped(202, STAFF)),
     Row("POST", Q + "/calibrate", scoped(200, STAFF), lambda w, t: {}),
     Row("GET", Q + "/stats", scoped(200, STAFF)),
+    # "immediately" is the default: the cases change nothing the other tests read.
+    Row(
+        "PUT",
+        Q + "/feedback-release",
+        scoped(200, STAFF),
+        lambda w, t: {"mode": "immediately"},
+    ),
+    Row("POST", Q + "/feedback-release/release", scoped(200, STAFF)),
     Row("GET", "/v1/jobs/{job_id}", scoped(200, STAFF)),
     Row("GET", "/v1/exports/submissions.csv", guarded(200, STAFF)),
     Row("POST", "/v1/submissions", scoped(201, POSTERS), _submission_body),
@@ -369,11 +411,23 @@ ROWS: list[Row] = [
         lambda w, t: {"points": 1, "reason": "Read by a teacher."},
     ),
     Row("GET", S + "/overrides", scoped(200, STAFF, by_poster=True)),
+    # A new link: staff of the course, or the integration that posted the submission.
+    Row("POST", S + "/feedback-link", scoped(201, READERS, by_poster=True)),
+    Row("DELETE", S + "/feedback-link", scoped(204, STAFF, by_poster=True)),
+    # A learner belongs to an organisation, not a course; only its admin exports or erases.
+    Row("GET", "/v1/learners/{learner_id:path}/export", scoped(200, {"admin"}, by_course=False)),
+    Row(
+        "DELETE",
+        "/v1/learners/{learner_id:path}",
+        scoped(200, {"admin"}, by_course=False),
+        values=(("learner_id", "leaver_id"),),
+    ),
     Row(
         "PUT",
         "/v1/callback",
         guarded(200, POSTERS),
-        lambda w, t: {"url": "http://127.0.0.1:9/hook", "secret": "s" * 20},
+        # No secret: the service generates one (Standard Webhooks form) and shows it once.
+        lambda w, t: {"url": "http://127.0.0.1:9/hook"},
     ),
     Row("GET", "/v1/callback", guarded(200, POSTERS)),
     Row("DELETE", "/v1/callback", guarded(200, POSTERS)),
@@ -403,8 +457,9 @@ def test_matrix_covers_every_endpoint(world: World) -> None:
     rows = {(row.method, row.path) for row in ROWS}
     assert len(rows) == len(ROWS), "one row per endpoint"
     assert _app_operations(world.app) == rows
+    # The OpenAPI document drops Starlette's ":path" converter from the template.
     documented = {
-        (method.upper(), path)
+        (method.upper(), path.replace("{learner_id}", "{learner_id:path}"))
         for path, item in world.app.openapi()["paths"].items()
         for method in item
     }
@@ -413,13 +468,23 @@ def test_matrix_covers_every_endpoint(world: World) -> None:
 
 def test_matrix_size() -> None:
     # Stated in the issue's closing note; update both when rows change.
-    assert len(CASES) == 444
+    assert len(CASES) == 552
+
+
+def test_metrics_answers_its_token(world: World) -> None:
+    """The other side of the /metrics row: the scrape token, and only it, opens it."""
+    scraper = TestClient(world.app, headers=auth(METRICS_TOKEN))
+    response = scraper.get("/metrics")
+    assert response.status_code == 200, response.text
+    assert "grader_http_requests_total" in response.text
 
 
 def _fill(world: World, target: str, row: Row) -> str:
-    names = [part[1:-1] for part in row.path.split("/") if part.startswith("{")]
+    # "{learner_id:path}" is Starlette's converter syntax: the name is before the colon.
+    template = row.path.replace(":path}", "}")
+    names = [part[1:-1] for part in template.split("/") if part.startswith("{")]
     source = dict(row.values)
-    return row.path.format(**{name: world.value(target, source.get(name, name)) for name in names})
+    return template.format(**{name: world.value(target, source.get(name, name)) for name in names})
 
 
 @pytest.mark.parametrize(("row", "target", "role", "code"), CASES)
@@ -476,7 +541,9 @@ def test_same_question_id_in_two_organisations_stays_apart(world: World) -> None
 def test_submission_lists_never_cross_organisations(world: World) -> None:
     a_ids, b_ids = set(world.a_submissions.values()), set(world.b_submissions.values())
     assert _submission_ids(world.b_admin) == b_ids
-    assert _submission_ids(world.b_admin, learner_id=LEARNER) == b_ids
+    assert _submission_ids(world.b_admin, learner_id=LEARNER) == b_ids - {
+        world.b_submissions["b-learner"]
+    }
     seen_by_a = _submission_ids(world.clients["admin"])
     assert a_ids <= seen_by_a
     assert not seen_by_a & b_ids
