@@ -149,15 +149,6 @@ class SubmissionRepository:
             (answer, points) for answer, points in self.session.execute(stmt) if points is not None
         ]
 
-    def list_pending_ids(self, limit: int) -> Sequence[uuid.UUID]:
-        stmt = (
-            select(Submission.id)
-            .where(Submission.status == "pending", *self._scope())
-            .order_by(Submission.created_at)
-            .limit(limit)
-        )
-        return self.session.scalars(stmt).all()
-
     def claim_due_pending(
         self, *, now: datetime, limit: int, ignore_backoff: bool = False
     ) -> Sequence[Submission]:

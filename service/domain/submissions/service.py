@@ -434,24 +434,6 @@ _RETRY_FIELDS = (
 )
 
 
-def score_pending(session: Session, *, graders: GraderCache, limit: int = 1000) -> int:
-    """Score submissions left pending by an earlier failure; returns how many succeeded.
-
-    Kept for callers with one session; the worker and start-up use ``retry_pending``.
-    """
-    repo = SubmissionRepository(session, Scope.system())
-    scored = 0
-    for submission_id in repo.list_pending_ids(limit):
-        submission = repo.get(submission_id)
-        if submission is None or submission.status != "pending":
-            continue
-        question = question_service.get_by_internal_id(session, submission.question_id)
-        scored += (
-            score_submission(session, submission, question=question, graders=graders) is not None
-        )
-    return scored
-
-
 def get_submission(session: Session, submission_id: uuid.UUID, *, scope: Scope) -> Submission:
     """One submission within ``scope``; outside it, it looks like it does not exist."""
     submission = SubmissionRepository(session, scope).get(submission_id)
