@@ -118,6 +118,16 @@ class Settings(BaseSettings):
     # unset: they never expire. An instructor can revoke a link or issue a new one any time.
     feedback_link_ttl_days: float | None = Field(default=None, gt=0)
 
+    # Pages (README "Pages"): a console session ends after this many idle minutes, and in any
+    # case this many hours after sign-in. The secret signs the CSRF cookie; unset, the service
+    # makes one and keeps it in the database, so every process shares it.
+    session_idle_minutes: float = Field(default=60.0, gt=0)
+    session_max_hours: float = Field(default=12.0, gt=0)
+    session_secret: Annotated[SecretStr | None, Field(min_length=32)] = None
+    # Origins allowed to embed every organisation's student pages (CSP frame-ancestors), on
+    # top of each organisation's own list; comma-separated, e.g. https://moodle.example.edu.
+    frame_ancestors: str = ""
+
     @field_validator("callback_allowed_hosts")
     @classmethod
     def _allowed_hosts_parse(cls, value: str) -> str:

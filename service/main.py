@@ -44,8 +44,10 @@ from service.domain.keys import service as key_service
 from service.domain.organizations import service as organization_service
 from service.domain.rubrics import service as rubric_service
 from service.domain.rubrics.service import GraderCache
+from service.domain.sessions import service as session_service
 from service.domain.submissions import service as submission_service
 from service.logging import configure_logging
+from service.web.app import install_page_middleware, install_pages
 from service.worker import Worker, scoring_policy
 
 log = logging.getLogger(__name__)
@@ -106,6 +108,15 @@ def startup(
         log.info("scored %d pending submissions at startup", outcome.scored)
 
 
+def csrf_secret(factory: sessionmaker[Session], settings: Settings) -> str:
+    """The setting, else the deployment's own secret from the database (shared by every
+    process, so a form rendered by one replica is accepted by another)."""
+    if settings.session_secret is not None:
+        return settings.session_secret.get_secret_value()
+    with session_scope(factory) as session:
+        return session_service.deployment_secret(session)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -124,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         worker: Worker | None = None
         try:
             await run_in_threadpool(startup, engine, factory, settings, app.state.graders)
+            app.state.csrf_secret = await run_in_threadpool(csrf_secret, factory, settings)
             app.state.rubrics_loaded = True
             # Everything loaded so far (modules, compiled graders) lives as long as the
             # process: move it out of the collector's way, so that the young objects of each
@@ -155,6 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     document_problem_responses(app)
     # Outermost last: the request id is set before the access log line and the security
     # headers reach every response, the early 413 included.
+    install_page_middleware(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         SecurityHeadersMiddleware,
@@ -191,6 +204,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.info("GET /metrics is off: set GRADER_METRICS_TOKEN to serve it")
     if settings.bench_endpoints:  # bench/http_load.py only; see routers/bench.py
         app.include_router(bench.router)
+    install_pages(app)
     return app
 
 

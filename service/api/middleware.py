@@ -219,6 +219,10 @@ class SecurityHeadersMiddleware:
             if message["type"] == "http.response.start":
                 existing = message.setdefault("headers", [])
                 present = {name.lower() for name, _ in existing}
+                # A page that sets its own CSP says who may frame it (frame-ancestors, which
+                # supersedes X-Frame-Options): the student page may be embedded by an LMS.
+                if b"content-security-policy" in present:
+                    present.add(b"x-frame-options")
                 existing.extend((n, v) for n, v in headers if n not in present)
             await send(message)
 

@@ -40,6 +40,9 @@ class Organization(Base):
     # The public id (``POST /v1/organizations`` chooses it); unique in the deployment.
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # Origins (``https://lms.example.edu``) whose pages may embed this organisation's student
+    # pages in an iframe (CSP ``frame-ancestors``); none means no site may.
+    embed_origins: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -102,6 +105,8 @@ class Question(Base):
     prompt: Mapped[str] = mapped_column(Text)
     max_points: Mapped[float] = mapped_column(Float)
     score_step: Mapped[float] = mapped_column(Float)
+    # The rubric's language (BCP 47, e.g. "en", "fr-CA"); pages set ``lang`` from it.
+    language: Mapped[str | None] = mapped_column(String(35))
     # Number of the current (newest) rubric version.
     rubric_version: Mapped[int] = mapped_column(Integer)
     # When students and integrations see the score and its reasons (Moodle's review options):
@@ -454,4 +459,44 @@ class AuditEvent(Base):
     subject_hash: Mapped[str | None] = mapped_column(String(64))
     # Counts of what was affected (and ids of rewritten rubric versions): no content.
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebSession(Base):
+    """A signed-in browser: the console's session, kept server-side so that sign-out, key
+    revocation and the idle timeout take effect at once in every process. Only the SHA-256
+    of the cookie's token is stored. A session of a key re-reads the key on every request;
+    one made by an LTI launch (no key) carries its role and courses itself."""
+
+    __tablename__ = "web_session"
+    __table_args__ = (
+        CheckConstraint("role IN ('operator', 'admin', 'instructor', 'integration')", name="role"),
+        Index("ix_web_session_expires_at", "expires_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id", ondelete="CASCADE")
+    )
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("api_key.id", ondelete="CASCADE")
+    )
+    role: Mapped[str] = mapped_column(String(16))
+    course_ids: Mapped[list[str] | None] = mapped_column(JSON)
+    display_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ServiceSecret(Base):
+    """Secrets the deployment makes for itself once (the CSRF signing key when
+    ``GRADER_SESSION_SECRET`` is unset), shared by every process through the database."""
+
+    __tablename__ = "service_secret"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -140,6 +140,15 @@ class RubricDocument(_Strict):
         ),
     ]
     max_points: Annotated[float, Field(gt=0, le=1000)]
+    language: Annotated[
+        str | None,
+        Field(
+            pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$",
+            max_length=35,
+            description="The language of the question and its answers (BCP 47, e.g. `en`, "
+            "`fr-CA`); pages are marked with it. Unset means English.",
+        ),
+    ] = None
     score_step: Annotated[float, Field(gt=0)] = 0.5
     weights: WeightsDoc = WeightsDoc()
     reference_answers: Annotated[
@@ -210,9 +219,13 @@ class RubricDocument(_Strict):
         return self
 
     def canonical_json(self) -> str:
-        return json.dumps(
-            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        )
+        data = self.model_dump(mode="json")
+        # Fields added later hash as absent while unset, so that a rubric stored before they
+        # existed keeps its hash (and a restart does not import it again as a new version).
+        for name in ("language",):
+            if data.get(name) is None:
+                data.pop(name, None)
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
     def content_hash(self) -> str:
         """SHA-256 of the canonical JSON: equal rubrics hash equal whatever the YAML layout."""

@@ -169,6 +169,7 @@ def import_document(
     question.prompt = document.prompt
     question.max_points = document.max_points
     question.score_step = document.score_step
+    question.language = document.language
     question.rubric_version = version
     repo.add(
         RubricVersion(

@@ -1,0 +1,1 @@
+"""Browser sign-in sessions for the console (and, later, LTI launches)."""

@@ -1,0 +1,1 @@
+"""Page routes: thin, like the API's routers."""

@@ -1,0 +1,1 @@
+"""The instructor console: one router per area, all under ``/console``."""
