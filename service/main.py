@@ -26,6 +26,7 @@ from service.api.routers import (
     bench,
     callbacks,
     courses,
+    embedding,
     exports,
     feedback,
     health,
@@ -186,6 +187,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (
         health,
         organizations,
+        embedding,
         courses,
         questions,
         submissions,

@@ -59,3 +59,27 @@ class CourseRead(BaseModel):
 
 class CourseList(BaseModel):
     items: list[CourseRead]
+
+
+# An origin as a browser sends it: scheme, host and an optional port; nothing else.
+ORIGIN_PATTERN = r"^https?://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$"
+
+
+class EmbeddingRead(BaseModel):
+    origins: list[str] = Field(
+        description="Origins whose pages may show this organisation's student feedback pages "
+        "in an iframe (CSP frame-ancestors). Empty: no site may."
+    )
+
+
+class EmbeddingUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    origins: Annotated[
+        list[Annotated[str, StringConstraints(max_length=300, pattern=ORIGIN_PATTERN)]],
+        Field(
+            max_length=20,
+            description="e.g. https://moodle.example.edu; https only, except "
+            "for localhost and 127.0.0.1.",
+        ),
+    ]

@@ -163,3 +163,27 @@ def get_organization_by_slug(session: Session, slug: str) -> Organization:
     if organization is None:
         raise NotFound(f"No organisation with id {slug!r}.")
     return organization
+
+
+def embed_origins(session: Session, organization_id: uuid.UUID) -> list[str]:
+    return list(get_organization(session, organization_id).embed_origins or [])
+
+
+def set_embed_origins(
+    session: Session, organization_id: uuid.UUID, origins: Sequence[str]
+) -> list[str]:
+    """Origins allowed to frame the student pages. Plain http would let anyone on the
+    network path inject a frame that shows a student's feedback, so only https, except on
+    the machine itself (a developer's LMS)."""
+    cleaned: list[str] = []
+    for origin in origins:
+        lowered = origin.lower().rstrip("/")
+        host = lowered.split("://", 1)[1].split(":", 1)[0]
+        if lowered.startswith("http://") and host not in ("localhost", "127.0.0.1"):
+            raise UnprocessableRequest(f"{origin!r}: an embedding origin must use https.")
+        if lowered not in cleaned:
+            cleaned.append(lowered)
+    organization = get_organization(session, organization_id)
+    organization.embed_origins = cleaned
+    session.flush()
+    return cleaned
