@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, delete, update
 
-from service.db.models import Question
+from service.db.models import GradingResult, Question, Submission
 from service.main import create_app
 from tests.conftest import ADMIN_KEY, auth, client_as, create_key
 
@@ -66,7 +67,8 @@ def test_page_shows_score_highlights_and_ideas_but_no_rubric_internals(
     assert f"{staff['points']:g} out of {staff['max_points']:g}" in " ".join(visible.split())
     met = [c for c in staff["criteria"] if c["met"]]
     missed = [c for c in staff["criteria"] if not c["met"]]
-    assert met and missed
+    assert met
+    assert missed
     for criterion in met:  # the teacher's hit text, and the words that earned it marked
         assert html.escape(criterion["feedback"], quote=False) in page
     assert page.count('<mark class="evidence">') >= 1
@@ -146,15 +148,11 @@ def test_pending_answer_says_it_is_being_scored(
     lms: TestClient, anon: TestClient, engine: Engine, app: FastAPI
 ) -> None:
     created = submit(lms)
-    from service.db.models import Submission
-
     with engine.begin() as connection:  # as if scoring had failed and is to be retried
         connection.execute(
             update(Submission).values(status="pending", points=None, machine_points=None)
         )
-        from service.db.models import GradingResult
-
-        connection.execute(GradingResult.__table__.delete())
+        connection.execute(delete(GradingResult))
     page = anon.get(path_of(created["feedback_url"]), headers=HTML)
     assert page.status_code == 200
     assert "being scored" in page.text
@@ -197,10 +195,6 @@ def test_page_is_made_for_phones_and_print(
 
 
 def test_expired_link_page(settings: Any) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    from service.db.models import Submission
-
     expiring = settings.model_copy(update={"feedback_link_ttl_days": 1})
     with TestClient(create_app(expiring), headers=auth(ADMIN_KEY)) as admin:
         lms = client_as(admin.app, create_key(admin, "integration"))  # type: ignore[arg-type]
