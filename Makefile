@@ -8,7 +8,7 @@ PORT ?= 8000
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format install clean
+.PHONY: run test lint format install clean screenshots messages
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,15 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The README's screenshots, taken by the browser tests (needs Debian's chromium).
+screenshots: $(STAMP)
+	GRADER_SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest tests/browser -q
+
+# Re-extract the pages' strings into the gettext template (then update each locale's .po).
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -o service/web/locale/messages.pot --no-location --omit-header .
+	$(BIN)/pybabel update -i service/web/locale/messages.pot -d service/web/locale --ignore-obsolete
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
