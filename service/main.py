@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine, inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -52,6 +53,10 @@ from service.web.app import install_page_middleware, install_pages
 from service.worker import Worker, scoring_policy
 
 log = logging.getLogger(__name__)
+
+
+DOCS_URL = "/docs"
+REDOC_URL = "/redoc"
 
 
 class DatabaseNotMigrated(RuntimeError):
@@ -152,7 +157,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await run_in_threadpool(worker.stop)
             engine.dispose()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from the fastapi-offline package's own copies, never a CDN.
+    app = FastAPIOffline(
         title="Assessment grading service",
         version="0.1.0",
         summary="Scores short free-text answers by rubric keyword coverage and TF-IDF "
@@ -172,7 +178,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         SecurityHeadersMiddleware,
-        docs_paths=(app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url),
+        docs_paths=(DOCS_URL, REDOC_URL, app.swagger_ui_oauth2_redirect_url),
     )
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(RequestIdMiddleware)

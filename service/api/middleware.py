@@ -179,15 +179,15 @@ class AccessLogMiddleware:
 
 # A JSON API renders nothing: no scripts, frames, forms or base URL, and no one may frame it.
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-# FastAPI's /docs (Swagger UI) and /redoc load their scripts and styles from jsDelivr, start
-# with an inline script, and (ReDoc) use Google Fonts and blob: workers. The page shows only
-# our own OpenAPI document, so 'unsafe-inline' there is an acceptable price for working docs.
+# /docs (Swagger UI) and /redoc load their scripts and styles from this service (the
+# fastapi-offline package's copies) but start with an inline script, and ReDoc uses blob:
+# workers. The page shows only our own OpenAPI document, so 'unsafe-inline' there is an
+# acceptable price for working docs; nothing is loaded from another site.
 DOCS_CSP = (
     "default-src 'none'; "
-    "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "font-src https://fonts.gstatic.com; "
-    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
+    "script-src 'self' 'unsafe-inline'; "
+    "style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; "
     "connect-src 'self'; worker-src blob:; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
