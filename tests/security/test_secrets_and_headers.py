@@ -3,11 +3,10 @@ headers."""
 
 from __future__ import annotations
 
-import re
-
 import hashlib
 import hmac
 import logging
+import re
 
 import pytest
 from fastapi import FastAPI, Response
