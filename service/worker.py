@@ -26,6 +26,7 @@ from service.domain.jobs import service as job_service
 from service.domain.jobs.service import JobPolicy
 from service.domain.learners import service as learner_service
 from service.domain.rubrics.service import GraderCache
+from service.domain.sessions import service as session_service
 from service.domain.submissions import service as submission_service
 from service.domain.submissions.service import ScoringPolicy
 
@@ -62,7 +63,7 @@ def scoring_policy(settings: Settings) -> ScoringPolicy:
 
 class Housekeeping:
     """Cheap periodic chores, at most once per ``interval_seconds`` in each worker: deleting
-    expired idempotency records. Each worker keeps its own clock; several workers sweeping
+    expired idempotency records and console sessions past their lifetime. Each worker keeps its own clock; several workers sweeping
     at once only delete the same rows once (the deletes are idempotent)."""
 
     def __init__(self, interval_seconds: float = HOUSEKEEPING_INTERVAL_SECONDS) -> None:
@@ -77,6 +78,7 @@ class Housekeeping:
         idempotency_service.delete_expired(
             factory, ttl=timedelta(days=settings.idempotency_ttl_days)
         )
+        session_service.delete_expired(factory)
 
 
 # For callers of run_once without their own (Worker passes one per thread).

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, update
 
 from service.db.models import WebSession
+from service.worker import Housekeeping, run_once
 from tests.conftest import ADMIN_KEY, create_key
 from tests.web.conftest import console_client, csrf_of
 
@@ -161,3 +162,23 @@ def test_landing_page_links_console_and_docs(anon: TestClient) -> None:
     assert 'href="/console"' in page.text
     assert 'href="/docs"' in page.text
     assert '<html lang="en">' in page.text
+
+
+def test_the_worker_deletes_sessions_past_their_lifetime(
+    client: TestClient, app: FastAPI, engine: Engine
+) -> None:
+    console_client(app, ADMIN_KEY)
+    live = console_client(app, ADMIN_KEY)
+    with engine.begin() as connection:
+        first = connection.execute(select(WebSession.id)).scalars().first()
+        connection.execute(
+            update(WebSession)
+            .where(WebSession.id == first)
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    run_once(app.state.sessionmaker, app.state.graders, app.state.settings, Housekeeping())
+    with engine.connect() as connection:
+        remaining = connection.execute(select(WebSession.id)).scalars().all()
+    assert len(remaining) == 1
+    assert first not in remaining
+    assert live.get("/console").status_code == 200  # the live one is untouched

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from service.db.base import utcnow
 from service.db.models import ApiKey, WebSession
+from service.db.session import session_scope
 from service.domain.access.principal import Principal, Role
 from service.domain.keys import service as key_service
 from service.domain.sessions.repository import SessionRepository
@@ -186,6 +188,12 @@ def sign_out(session: Session, token: str | None, *, now: datetime) -> None:
     row = repo.get_by_hash(hash_token(token))
     if row is not None:
         repo.end(row.id, now)
+
+
+def delete_expired(factory: sessionmaker[Session], *, batch: int = 1000) -> int:
+    """Sessions past their absolute lifetime (signed out or not) are of no further use."""
+    with session_scope(factory) as session:
+        return SessionRepository(session).delete_expired(utcnow(), limit=batch)
 
 
 def deployment_secret(session: Session, name: str = CSRF_SECRET_NAME) -> str:
