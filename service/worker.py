@@ -63,8 +63,9 @@ def scoring_policy(settings: Settings) -> ScoringPolicy:
 
 class Housekeeping:
     """Cheap periodic chores, at most once per ``interval_seconds`` in each worker: deleting
-    expired idempotency records and console sessions past their lifetime. Each worker keeps its own clock; several workers sweeping
-    at once only delete the same rows once (the deletes are idempotent)."""
+    expired idempotency records and console sessions past their lifetime. Each worker keeps
+    its own clock; several workers sweeping at once only delete the same rows once (the
+    deletes are idempotent)."""
 
     def __init__(self, interval_seconds: float = HOUSEKEEPING_INTERVAL_SECONDS) -> None:
         self.interval_seconds = interval_seconds
