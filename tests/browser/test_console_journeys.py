@@ -1,0 +1,164 @@
+"""The instructor's and admin's journeys through the console in a real browser, axe-core on
+every page they pass."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import Live, assert_accessible, screenshot, sign_in
+
+Q = "backchannel-q1"
+ANSWERS = [
+    "Kennedy and Khrushchev sent secret messages through Robert Kennedy and Dobrynin, which "
+    "let each side learn what the other really wanted and helped them avoid war.",
+    "They talked in secret.",
+    "Backchannels let the leaders make offers privately, like removing the missiles in Turkey, "
+    "without looking weak in public, so they could compromise and avoid a nuclear war.",
+    "I think the crisis was about missiles in Cuba.",
+]
+
+
+def _post_answers(live: Live) -> list[dict[str, Any]]:
+    lms_key = live.key("integration", "LMS")
+    created = []
+    with live.client(lms_key) as lms:
+        for index, answer in enumerate(ANSWERS):
+            response = lms.post(
+                "/v1/submissions",
+                json={"question_id": Q, "learner_id": f"student-{index}", "answer": answer},
+            )
+            assert response.status_code == 201, response.text
+            created.append(response.json())
+    return created
+
+
+def test_instructor_reviews_overrides_edits_rescores_and_signs_out(live: Live, page: Page) -> None:
+    _post_answers(live)
+    instructor = live.key("instructor", "Ms Rivera")
+    sign_in(page, instructor)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your courses")
+    assert_accessible(page)
+    screenshot(page, "console-home")
+
+    # The review queue, then one submission: override it with a reason.
+    page.get_by_role("link", name="Review queue").click()
+    expect(page.locator("#review-table")).to_be_visible()
+    assert_accessible(page)
+    screenshot(page, "console-review-queue")
+    page.locator(".review-open").first.click()
+    expect(page.locator("#override-points")).to_be_visible()
+    assert_accessible(page)
+    screenshot(page, "console-submission")
+    submission_url = page.url
+    page.locator("#override-points").fill("7")
+    page.locator("#override-reason").fill("Names the Turkey trade implicitly; worth more.")
+    page.locator("#override-submit").click()
+    page.wait_for_load_state()
+    submission_id = submission_url.rstrip("/").rsplit("/", 1)[1]
+    with live.client(instructor) as staff:
+        trail = staff.get(f"/v1/submissions/{submission_id}/overrides").json()["items"]
+    assert [(o["points"], o["reason"]) for o in trail] == [
+        (7.0, "Names the Turkey trade implicitly; worth more.")
+    ]
+    page.goto(submission_url)
+    expect(page.locator("#override-history")).to_contain_text("Names the Turkey trade")
+
+    # The question's page: distribution and criteria charts.
+    page.goto(f"/console/questions/{Q}")
+    expect(page.locator("#points-histogram")).to_be_visible()
+    expect(page.locator("#criteria-chart")).to_be_visible()
+    assert_accessible(page)
+    screenshot(page, "console-question")
+
+    # The rubric editor: a live try of the draft, then save a new version.
+    page.goto(f"/console/questions/{Q}/rubric")
+    expect(page.locator("#rubric-form")).to_be_visible()
+    assert_accessible(page)
+    page.locator("#try-answer").fill("They used secret back channels to avoid war.")
+    page.locator("#try-submit").click()
+    expect(page.locator("#try-result")).to_contain_text(re.compile(r"\d"))
+    screenshot(page, "console-rubric-editor")
+    phrasings = page.locator("#criterion-0-phrasings")
+    phrasings.fill(phrasings.input_value() + "\nwar was avoided")
+    page.locator("#rubric-save").click()
+    expect(page.locator("#saved-notice")).to_be_visible()
+    assert_accessible(page)
+
+    # Rescoring: the dry run first, then the job to the end.
+    page.goto(f"/console/questions/{Q}/rescore")
+    expect(page.locator("#rescore-preview")).to_be_visible()
+    assert_accessible(page)
+    screenshot(page, "console-rescore-preview")
+    page.locator("#rescore-start").click()
+    expect(page.locator("#job-progress")).to_be_visible()
+    expect(page.locator("#job-done")).to_be_visible(timeout=30_000)
+    assert_accessible(page)
+    screenshot(page, "console-rescore-done")
+    with live.client(instructor) as staff:
+        after = staff.get(f"/v1/submissions/{submission_id}").json()
+    assert after["points"] == 7.0  # the override survived the rescoring
+
+    # Calibration: grade a few proposed answers in a row.
+    page.goto(f"/console/questions/{Q}/calibrate")
+    expect(page.locator("#calibrate-form")).to_be_visible()
+    assert_accessible(page)
+    screenshot(page, "console-calibrate")
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("You are signed out")
+    assert_accessible(page)
+    page.goto("/console")
+    expect(page).to_have_url(re.compile(r"/console/sign-in\?next=/console$"))
+
+
+def test_admin_creates_a_key_shown_once_and_manages_courses(live: Live, page: Page) -> None:
+    sign_in(page, live.key("admin", "Head of department"))
+    page.goto("/console/keys")
+    expect(page.locator("#keys-table")).to_be_visible()
+    assert_accessible(page)
+    form = page.locator("#new-key-form")
+    form.get_by_label("Name").fill("Mr Okafor")
+    form.get_by_label("Role").select_option("instructor")
+    form.locator("button[type=submit]").click()
+    key = page.locator("#new-key-value").inner_text().strip()
+    assert key.startswith("grk_")
+    assert_accessible(page)
+    page.reload()
+    expect(page.locator("#new-key-value")).to_have_count(0)
+    page.goto("/console/courses")
+    expect(page.locator("#courses-table")).to_be_visible()
+    assert_accessible(page)
+    screenshot(page, "console-courses")
+
+
+def test_another_courses_pages_are_not_found(live: Live, page: Page) -> None:
+    created = live.api.post("/v1/courses", json={"id": "other", "title": "Other course"})
+    assert created.status_code == 201, created.text
+    outsider = live.key("instructor", "Outsider", courses=["other"])
+    submission = _post_answers(live)[0]
+    sign_in(page, outsider)
+    for path in (
+        f"/console/questions/{Q}",
+        f"/console/questions/{Q}/rubric",
+        f"/console/submissions/{submission['id']}",
+    ):
+        response = page.goto(path)
+        assert response is not None
+        assert response.status == 404, path
+        expect(page.get_by_role("heading", level=1)).to_have_text("Page not found")
+    assert_accessible(page)
+
+
+def test_a_forged_csrf_token_is_refused(live: Live, page: Page) -> None:
+    sign_in(page, live.key("instructor", "Ms Rivera"))
+    page.evaluate(
+        "document.querySelectorAll('input[name=csrftoken]').forEach(i => i.value = 'forged')"
+    )
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Not allowed")
+    assert_accessible(page)
+    page.goto("/console")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your courses")  # still signed in
