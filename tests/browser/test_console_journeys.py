@@ -18,6 +18,8 @@ ANSWERS = [
     "Backchannels let the leaders make offers privately, like removing the missiles in Turkey, "
     "without looking weak in public, so they could compromise and avoid a nuclear war.",
     "I think the crisis was about missiles in Cuba.",
+    # Keyword stuffing: flagged, so the review queue has work.
+    "backchannel secret Kennedy Khrushchev Dobrynin avoid war trust private messages",
 ]
 
 

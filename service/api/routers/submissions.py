@@ -15,7 +15,7 @@ from service.api.problems import ProblemDetail
 from service.api.routers.common import AUTH_ERRORS, NOT_FOUND
 from service.config import Settings
 from service.db.base import utcnow
-from service.db.models import ScoreOverride, Submission
+from service.db.models import Submission
 from service.domain.access.principal import Principal
 from service.domain.idempotency import service as idempotency
 from service.domain.keys import service as key_service
@@ -314,7 +314,7 @@ def create_override(
     override = review_service.create_override(
         session, submission_id=submission_id, body=body, principal=principal
     )
-    return _present_override(override)
+    return review_service.present_override(override)
 
 
 @router.get(
@@ -329,17 +329,4 @@ def list_overrides(
     overrides = review_service.list_overrides(
         session, submission_id=submission_id, principal=principal
     )
-    return OverrideList(items=[_present_override(o) for o in overrides])
-
-
-def _present_override(override: ScoreOverride) -> OverrideRead:
-    return OverrideRead(
-        id=override.id,
-        submission_id=override.submission_id,
-        old_points=override.old_points,
-        new_points=override.new_points,
-        reason=override.reason,
-        created_at=override.created_at,
-        api_key_id=override.api_key_id,
-        by_key_name=override.api_key.name,
-    )
+    return OverrideList(items=[review_service.present_override(o) for o in overrides])

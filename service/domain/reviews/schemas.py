@@ -66,6 +66,11 @@ class QuestionStats(BaseModel):
     criteria: list[CriterionStats] = Field(
         description="Current rubric's criteria, most often missed first."
     )
+    criteria_sample: int = Field(
+        default=0,
+        description="How many of the newest scored answers the hit rates are measured on "
+        "(at most 200).",
+    )
     needs_review: int
     overridden: int
     override_rate: float | None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import statistics
+import math
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -11,20 +11,19 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from service.db.models import Question, ScoreOverride
-from service.domain.access.principal import Principal, Scope
+from service.domain.access.principal import Principal
 from service.domain.callbacks import service as callback_service
 from service.domain.keys import service as key_service
-from service.domain.reviews.repository import ReviewRepository
+from service.domain.reviews.repository import QuestionStatsRepository, ReviewRepository
 from service.domain.reviews.schemas import (
     CriterionStats,
     Distribution,
     OverrideCreate,
+    OverrideRead,
     QuestionStats,
 )
 from service.domain.rubrics import service as rubric_service
 from service.domain.submissions import service as submission_service
-from service.domain.submissions.repository import SubmissionRepository
-from service.domain.submissions.schemas import SubmissionFilter
 from service.errors import UnprocessableRequest
 
 log = logging.getLogger(__name__)
@@ -69,6 +68,19 @@ def create_override(
     return override
 
 
+def present_override(override: ScoreOverride) -> OverrideRead:
+    return OverrideRead(
+        id=override.id,
+        submission_id=override.submission_id,
+        old_points=override.old_points,
+        new_points=override.new_points,
+        reason=override.reason,
+        created_at=override.created_at,
+        api_key_id=override.api_key_id,
+        by_key_name=override.api_key.name,
+    )
+
+
 def list_overrides(
     session: Session, *, submission_id: uuid.UUID, principal: Principal
 ) -> Sequence[ScoreOverride]:
@@ -82,61 +94,74 @@ def _rate(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
 
 
+# Criterion hit rates are read from the details of this many newest scored answers: the
+# figure is a rate, which a few hundred answers estimate within a few points, and reading
+# every result's JSON would make the page's cost grow with the class.
+HIT_RATE_SAMPLE = 200
+
+
+def _median(distribution: list[tuple[float, int]], n: int) -> float | None:
+    """The median from (value, count) pairs in order: O(distinct values), not O(n)."""
+    if n == 0:
+        return None
+    wanted = [(n - 1) // 2, n // 2]
+    found: list[float] = []
+    seen = 0
+    for value, count in distribution:
+        while wanted and wanted[0] < seen + count:
+            found.append(value)
+            wanted.pop(0)
+        seen += count
+    return (found[0] + found[1]) / 2
+
+
 def question_stats(session: Session, question: Question) -> QuestionStats:
-    """Analytics over every submission of a question, streamed in pages."""
-    question_id = question.slug
+    """How a question went: counts, spread and distribution aggregated by the database,
+    criterion hit rates over the newest ``HIT_RATE_SAMPLE`` scored answers."""
     version = rubric_service.current_version(session, question)
     criteria = {c["id"]: c["description"] for c in version.content["criteria"]}
+    repo = QuestionStatsRepository(session, question)
+    totals = repo.totals()
+    distribution = repo.distribution()
+    n = totals.with_points
+    mean = totals.total / n if n else None
+    variance = max(totals.total_squares / n - (mean or 0.0) ** 2, 0.0) if n else None
     hits: Counter[str] = Counter()
-    distribution: Counter[float] = Counter()
-    points: list[float] = []
-    differences: list[float] = []
-    total = pending = needs_review = overridden = scored_with_result = 0
-    filters = SubmissionFilter(question_id=question_id, sort="created_at")
-    scope = Scope.organization(question.organization_id)
-    for submission in SubmissionRepository(session, scope).iterate(filters):
-        total += 1
-        needs_review += submission.needs_review
-        if submission.status == "pending":
-            pending += 1
-        if submission.points is not None:
-            points.append(submission.points)
-            distribution[submission.points] += 1
-        if submission.is_overridden:
-            overridden += 1
-            if submission.machine_points is not None and submission.points is not None:
-                differences.append(submission.points - submission.machine_points)
-        latest = submission.latest_result
-        if latest is not None:
-            scored_with_result += 1
-            hits.update(c["id"] for c in latest.details["criteria"] if c["met"])
+    sampled = repo.latest_details(HIT_RATE_SAMPLE)
+    for details in sampled:
+        hits.update(c["id"] for c in details["criteria"] if c["met"])
     return QuestionStats(
-        question_id=question_id,
-        submissions=total,
-        scored=total - pending,
-        pending=pending,
-        mean_points=round(statistics.fmean(points), 4) if points else None,
-        median_points=statistics.median(points) if points else None,
-        stdev_points=round(statistics.pstdev(points), 4) if points else None,
-        min_points=min(points) if points else None,
-        max_points=max(points) if points else None,
+        question_id=question.slug,
+        submissions=totals.submissions,
+        scored=totals.submissions - totals.pending,
+        pending=totals.pending,
+        mean_points=round(mean, 4) if mean is not None else None,
+        median_points=_median(distribution, n),
+        stdev_points=round(math.sqrt(variance), 4) if variance is not None else None,
+        min_points=totals.lowest,
+        max_points=totals.highest,
         max_possible=question.max_points,
-        distribution=[Distribution(points=p, count=n) for p, n in sorted(distribution.items())],
+        distribution=[Distribution(points=p, count=c) for p, c in distribution],
         criteria=sorted(
             (
                 CriterionStats(
                     id=cid,
                     description=description,
-                    hit_rate=round(hits[cid] / scored_with_result, 4)
-                    if scored_with_result
-                    else 0.0,
+                    hit_rate=round(hits[cid] / len(sampled), 4) if sampled else 0.0,
                 )
                 for cid, description in criteria.items()
             ),
             key=lambda c: c.hit_rate,
         ),
-        needs_review=needs_review,
-        overridden=overridden,
-        override_rate=round(overridden / total, 4) if total else None,
-        mean_override_difference=round(statistics.fmean(differences), 4) if differences else None,
+        criteria_sample=len(sampled),
+        needs_review=totals.needs_review,
+        overridden=totals.overridden,
+        override_rate=round(totals.overridden / totals.submissions, 4)
+        if totals.submissions
+        else None,
+        mean_override_difference=round(
+            totals.override_difference_sum / totals.override_difference_count, 4
+        )
+        if totals.override_difference_count
+        else None,
     )
