@@ -391,6 +391,7 @@ ROWS: list[Row] = [
     Row("PUT", Q + "/rubric", scoped(200, STAFF), lambda w, t: rubric()),
     Row("GET", Q + "/rubric-versions", scoped(200, STAFF)),
     Row("POST", Q + "/rescore", scoped(202, STAFF)),
+    Row("POST", Q + "/rescore/preview", scoped(200, STAFF)),
     Row("POST", Q + "/calibrate", scoped(200, STAFF), lambda w, t: {}),
     Row("GET", Q + "/stats", scoped(200, STAFF)),
     # "immediately" is the default: the cases change nothing the other tests read.
@@ -479,7 +480,7 @@ def test_matrix_covers_every_endpoint(world: World) -> None:
 
 def test_matrix_size() -> None:
     # Stated in the closing note; update both when rows change.
-    assert len(CASES) == 564
+    assert len(CASES) == 582
 
 
 def test_metrics_answers_its_token(world: World) -> None:

@@ -4,12 +4,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path
 
-from service.api.deps import Instructor, Reader, SessionDep
+from service.api.deps import GradersDep, Instructor, Reader, SessionDep
 from service.api.problems import ProblemDetail
 from service.api.routers.common import AUTH_ERRORS, NOT_FOUND
 from service.db.base import utcnow
 from service.domain.jobs import service as job_service
-from service.domain.jobs.schemas import JobRead
+from service.domain.jobs.preview import preview_rescore
+from service.domain.jobs.schemas import JobRead, RescorePreview
 from service.domain.questions import service as question_service
 from service.domain.questions.schemas import (
     FeedbackReleaseRead,
@@ -162,6 +163,21 @@ def rescore(question_id: QuestionId, session: SessionDep, principal: Instructor)
     question = question_service.get_question(session, principal.scope, question_id)
     job = job_service.create_rescore_job(session, question=question, principal=principal)
     return job_service.present_job(job)
+
+
+@router.post(
+    "/{question_id}/rescore/preview",
+    response_model=RescorePreview,
+    summary="What rescoring would change, without changing anything (instructor)",
+    responses=NOT_FOUND,
+)
+def rescore_preview(
+    question_id: QuestionId, session: SessionDep, graders: GradersDep, principal: Instructor
+) -> RescorePreview:
+    """Scores the newest 500 answers with the current rubric and reports how many
+    scores would change, by how much, and whose. Overrides are never replaced."""
+    question = question_service.get_question(session, principal.scope, question_id)
+    return preview_rescore(session, question, graders)
 
 
 @router.post(
