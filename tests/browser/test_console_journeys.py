@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlparse
 
 from playwright.sync_api import Page, expect
 
@@ -59,10 +60,12 @@ def test_instructor_reviews_overrides_edits_rescores_and_signs_out(live: Live, p
     page.locator("#override-reason").fill("Names the Turkey trade implicitly; worth more.")
     page.locator("#override-submit").click()
     page.wait_for_load_state()
-    submission_id = submission_url.rstrip("/").rsplit("/", 1)[1]
+    submission_id = urlparse(submission_url).path.rsplit("/", 1)[1]
     with live.client(instructor) as staff:
-        trail = staff.get(f"/v1/submissions/{submission_id}/overrides").json()["items"]
-    assert [(o["points"], o["reason"]) for o in trail] == [
+        listed = staff.get(f"/v1/submissions/{submission_id}/overrides")
+        assert listed.status_code == 200, (submission_url, listed.text)
+        trail = listed.json()["items"]
+    assert [(o["new_points"], o["reason"]) for o in trail] == [
         (7.0, "Names the Turkey trade implicitly; worth more.")
     ]
     page.goto(submission_url)
