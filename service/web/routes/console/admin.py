@@ -109,7 +109,7 @@ def create_key(
     courses = [c[:64] for c in course_ids[:101]] if role == "instructor" else []
     values: dict[str, object] = {"name": name, "role": role, "course_ids": courses}
     try:
-        body = KeyCreate(name=name, role=role, course_ids=courses)  # type: ignore[arg-type]
+        body = KeyCreate(name=name, role=role, course_ids=courses)
     except ValidationError as exc:
         errors = form_errors(exc, {"name": "key-name", "role": "key-role"}, "key-courses")
         return _keys_page(

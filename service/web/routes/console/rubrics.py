@@ -24,8 +24,9 @@ from service.web.views import Bar
 router = APIRouter(prefix="/console/questions", include_in_schema=False)
 
 QuestionSlug = Annotated[str, Path(max_length=64, pattern=SLUG_PATTERN)]
-# Generous bounds per control; the rubric schema holds the real limits (and the body-size
-# middleware the total).
+# Generous bounds per control, above the rubric schema's real limits: a value over a Form
+# bound is refused as a malformed form, one over the schema's gets its message beside the
+# field (and the body-size middleware bounds the total).
 _SHORT = 200
 _TEXT = max(limits.MAX_PROMPT_CHARS, limits.MAX_DESCRIPTION_CHARS, limits.MAX_FEEDBACK_CHARS)
 _REFERENCES = limits.MAX_REFERENCE_ANSWERS * (limits.MAX_REFERENCE_CHARS + 10)
@@ -193,7 +194,7 @@ def try_rubric(
     graders: GradersDep,
     active: ConsoleSession,
     principal: Staff,
-    answer: Annotated[str, Form(max_length=MAX_ANSWER_CHARS)] = "",
+    answer: Annotated[str, Form(max_length=MAX_ANSWER_CHARS * 4)] = "",
     fragment: Annotated[bool, Query()] = False,
     title: Annotated[str, Form(max_length=_SHORT * 2)] = "",
     prompt: Annotated[str, Form(max_length=_TEXT * 2)] = "",
