@@ -4,6 +4,7 @@ the unsaved draft."""
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 
@@ -61,8 +62,6 @@ def form_of(page: str) -> dict[str, Any]:
 
 
 def html_unescape(text: str) -> str:
-    import html
-
     return html.unescape(text)
 
 
@@ -76,7 +75,8 @@ def test_editor_shows_the_current_version(client: TestClient, app: FastAPI) -> N
                     'id="try-answer"', 'id="try-submit"', 'id="try-result"'):  # fmt: skip
         assert element in text
     # The current criterion and two blank rows.
-    assert 'id="criterion-2-miss"' in text and 'id="criterion-3-id"' not in text
+    assert 'id="criterion-2-miss"' in text
+    assert 'id="criterion-3-id"' not in text
     data = form_of(text)
     assert data["title"] == "What photosynthesis makes"
     assert data["criterion_phrasings"][0] == "glucose\nsugar\noxygen"
@@ -99,7 +99,8 @@ def test_saving_makes_a_new_version_and_links_rescoring(client: TestClient, app:
     assert saved.status_code == 303, saved.text
     assert saved.headers["location"] == EDITOR + "?saved=2"
     page = browser.get(saved.headers["location"])
-    assert 'id="saved-notice"' in page.text and "Saved as version 2" in page.text
+    assert 'id="saved-notice"' in page.text
+    assert "Saved as version 2" in page.text
     assert 'href="/console/questions/photo-1/rescore"' in page.text
     versions = client.get("/v1/questions/photo-1/rubric-versions").json()["items"]
     assert [v["version"] for v in versions] == [1, 2]
@@ -177,15 +178,18 @@ def test_try_scores_the_draft_without_saving(client: TestClient, app: FastAPI) -
     assert 'id="rubric-form"' in page.text  # the whole editor, for use without JS
     result = page.text.split('id="try-result"', 1)[1]
     assert "out of 4" in result
-    assert "Met" in result and "products" in result
+    assert "Met" in result
+    assert "products" in result
     assert "Matched words:" in result
-    assert "<script>sugar" not in page.text and "&lt;script&gt;sugar" in page.text
+    assert "<script>sugar" not in page.text
+    assert "&lt;script&gt;sugar" in page.text
     # The draft, not the saved version: drop the criterion's phrasings that match.
     data["criterion_phrasings"][0] = "glucose"
     data["answer"] = "The plant makes sugar."
     fragment = browser.post(EDITOR + "/try?fragment=true", data=data)
     assert fragment.status_code == 200
-    assert "<html" not in fragment.text and "Missed" in fragment.text
+    assert "<html" not in fragment.text
+    assert "Missed" in fragment.text
     assert len(client.get("/v1/questions/photo-1/rubric-versions").json()["items"]) == 1
 
 
@@ -214,7 +218,8 @@ def test_try_reports_a_broken_draft_and_an_empty_answer(client: TestClient, app:
     assert 'href="#try-answer"' in fragment.text
     page = browser.post(EDITOR + "/try", data=data)
     assert page.status_code == 422
-    assert 'id="try-answer-error"' in page.text and 'id="rubric-references-error"' in page.text
+    assert 'id="try-answer-error"' in page.text
+    assert 'id="rubric-references-error"' in page.text
 
 
 def test_too_many_rows_and_too_long_answer_are_refused(client: TestClient, app: FastAPI) -> None:
