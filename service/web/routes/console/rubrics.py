@@ -100,6 +100,7 @@ def _page(
     answer: str = "",
     result: TryResult | None = None,
     saved: int | None = None,
+    tried: bool = False,
     status_code: int = 200,
 ) -> HTMLResponse:
     return render(
@@ -116,6 +117,7 @@ def _page(
             "result": result,
             "bar": Bar(result.points, result.max_points) if result else None,
             "saved": saved,
+            "tried": tried,
             "limits": limits,
             "max_answer": MAX_ANSWER_CHARS,
         },
@@ -241,5 +243,6 @@ def try_rubric(
         errors=errors,
         answer=answer,
         result=result,
+        tried=True,
         status_code=status,
     )
