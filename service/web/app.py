@@ -8,14 +8,21 @@ from starlette.types import Scope
 
 from service.web.errors import install_page_errors
 from service.web.routes import landing
-from service.web.routes.console import auth, home, questions, review
+from service.web.routes.console import admin, auth, home, questions, review, rubrics
 from service.web.security import CsrfMiddleware, PageFormGuard
 from service.web.templating import STATIC_DIR
 
 # Asset URLs carry their content hash (``static_url``), so a year is safe.
 STATIC_CACHE = "public, max-age=31536000, immutable"
 
-CONSOLE_ROUTERS = [auth.router, home.router, review.router, questions.router]
+CONSOLE_ROUTERS = [
+    auth.router,
+    home.router,
+    review.router,
+    questions.router,
+    rubrics.router,
+    admin.router,
+]
 
 
 class CachedStatic(StaticFiles):
