@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.db.session import CommitOutcomeUnknown
 from service.errors import DomainError, problem
+from service.web.security import is_page_path
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        if _has_non_json_body(request):
+        # Page forms are not JSON: their field errors are 422s like any other (the pages
+        # turn the problem into a readable page).
+        if _has_non_json_body(request) and not is_page_path(request.url.path):
             return problem_response(
                 request,
                 status=415,

@@ -181,3 +181,20 @@ def test_calibration_grades_become_overrides_and_agreement_is_shown(
     fitted = browser.post(f"/console/questions/{Q}/calibrate/fit", data={"csrftoken": token})
     assert fitted.status_code == 200
     assert "Saved as rubric version" in fitted.text
+
+
+def test_an_over_long_form_field_is_a_422_page_naming_it(
+    client: TestClient, app: FastAPI, lms: TestClient
+) -> None:
+    created = post(lms, STUFFED, "s1")
+    browser = console_client(app, create_key(client, "instructor"))
+    path = f"/console/submissions/{created['id']}"
+    token = csrf_of(browser, path)
+    response = browser.post(
+        path + "/score",
+        data={"csrftoken": token, "action": "override", "points": "5", "reason": "x" * 2001},
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("text/html")
+    assert "reason" in response.text
+    assert "2000" in response.text
