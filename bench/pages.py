@@ -22,26 +22,21 @@ each page makes a browser fetch on first load (target: <= 100 KB). Only loopback
 from __future__ import annotations
 
 import argparse
-import contextlib
 import random
 import re
 import statistics
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
-from alembic import command
 from fastapi.testclient import TestClient
-from sqlalchemy import text
 
+from bench.rescore import database
 from bench.scoring import SEED, corpus
-from service.__main__ import alembic_config
 from service.config import Settings
-from service.db.session import make_engine
 from service.domain.rubrics.service import GraderCache, load_rubric_file
 from service.main import create_app
 
@@ -50,23 +45,6 @@ RUBRIC = ROOT / "rubrics" / "backchannel-q1.yaml"
 ADMIN_KEY = "grk_bench-pages-admin-key-0123456789abcdefghij"
 BATCH = 500
 _ASSET = re.compile(r'(?:href|src)="(/static/[^"]+)"')
-
-
-@contextlib.contextmanager
-def database(postgres_url: str | None) -> Iterator[str]:
-    if postgres_url is not None:
-        engine = make_engine(postgres_url)
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-        command.upgrade(alembic_config(postgres_url), "head")
-        yield postgres_url
-        return
-    with tempfile.TemporaryDirectory(prefix="bench-pages-") as directory:
-        url = f"sqlite:///{directory}/grader.db"
-        command.upgrade(alembic_config(url), "head")
-        yield url
 
 
 def _answers(n: int) -> list[str]:
