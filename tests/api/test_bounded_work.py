@@ -43,7 +43,7 @@ def test_adversarial_phrasing_over_http_answers_in_milliseconds(
     )
     elapsed = time.perf_counter() - started
     assert (created.status_code, scored.status_code) == (201, 201)
-    assert elapsed < 1.0  # the backtracking search took about 40 s for each of the two
+    assert elapsed < 5.0  # the backtracking search took about 40 s for each of the two
     result = scored.json()["result"]  # the integration's (student-safe) view
     assert (len(result["covered"]), result["missed"]) == (1, [])
 

@@ -9,6 +9,7 @@ its size alone (no sleeps), within the documented limits (40 criteria x 45 phras
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 import time
@@ -26,7 +27,6 @@ WORDS = (
     "envoy embassy letter pressure public private blockade ship nuclear deal trade offer"
 ).split()
 ANSWER = "Kennedy and Khrushchev negotiated secretly and avoided war."
-MAX_CONCURRENT_LATENCY_SECONDS = 2.0
 # One LMS and one student, each sending back to back.
 CLIENT_PAIRS = 1
 
@@ -34,7 +34,7 @@ CLIENT_PAIRS = 1
 def large_rubric(criteria: int = 40, phrasings: int = 45, references: int = 20) -> dict[str, Any]:
     """A rubric whose compilation takes seconds: many criteria, phrasings and long references
     (each reference covers every criterion, as validation requires). About 245 kB of JSON,
-    under the default 256 KiB body limit; compiling it takes about 2.3 s on an idle machine."""
+    under the default 256 KiB body limit; compiling it takes from half a second to seconds."""
     rnd = random.Random(7)
 
     def words(n: int) -> str:
@@ -157,18 +157,20 @@ def test_saving_a_large_rubric_does_not_block_submissions_or_feedback(
 
     assert saved.status_code == 200, saved.text
     assert saved.json()["rubric_version"] == 2
-    # Long enough that a held lock would show: every request in flight would wait about this
-    # long (the rubric is at the limits on references and close to them on phrasings).
-    assert save_seconds > 0.75, f"the save took {save_seconds:.2f} s: too fast to show anything"
     during = submissions.overlapping(started, ended) + reads.overlapping(started, ended)
     assert [problem for *_, problem in submissions.sent + reads.sent if problem] == []
-    slowest = max(end - start for start, end, _ in during)
-    # Holding the lock would make the slowest wait about as long as the save itself; not
-    # holding it, they only share the CPU (the GIL) with the compile: about 0.3 s against a
-    # 2.5 s save here, 1.4 s against a 5.8 s save on a machine running two suites at once.
-    assert slowest < min(MAX_CONCURRENT_LATENCY_SECONDS, save_seconds / 3), (
-        f"slowest concurrent request {slowest:.2f} s while the save took {save_seconds:.2f} s"
+    # A held lock shows as a stretch of the save in which no other request finishes: every
+    # request in flight waits for the compile, the bulk of the save. Not holding it, requests
+    # keep finishing throughout; the longest quiet stretch is about one request's latency,
+    # which on a loaded machine grows with the save itself, so it is compared with the save
+    # rather than with a fixed time.
+    finished = sorted(end for _, end, _ in during if started < end < ended)
+    marks = [started, *finished, ended]
+    quietest = max(later - earlier for earlier, later in itertools.pairwise(marks))
+    assert quietest < save_seconds / 2, (
+        f"no request finished for {quietest:.2f} s of a {save_seconds:.2f} s save"
     )
-    # Enough requests ran during the save to have met any lock it held.
+    # Enough requests ran during the save to have met any lock it held (this, not the save's
+    # duration, says whether the test could show anything).
     assert len(submissions.overlapping(started, ended)) >= 5
     assert len(reads.overlapping(started, ended)) >= 5
