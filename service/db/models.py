@@ -93,6 +93,8 @@ class Question(Base):
             "feedback_release IN ('immediately', 'after_close', 'manual')",
             name="feedback_release",
         ),
+        CheckConstraint("max_attempts >= 1", name="max_attempts"),
+        CheckConstraint("attempt_policy IN ('last', 'highest')", name="attempt_policy"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -118,6 +120,10 @@ class Question(Base):
     )
     feedback_close_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     feedback_released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Attempts a learner launching it from an LMS may make, and which one the gradebook
+    # gets: "last" or "highest" (the API's submissions are the integration's business).
+    max_attempts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    attempt_policy: Mapped[str] = mapped_column(String(16), default="last", server_default="last")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -214,6 +220,9 @@ class Submission(Base):
         Index("ix_submission_api_key_id_created_at", "api_key_id", "created_at"),
         Index("ix_submission_organization_id_learner_id", "organization_id", "learner_id"),
         Index("ix_submission_course_id_created_at", "course_id", "created_at"),
+        Index(
+            "ix_submission_lti_resource_link_id_learner_id", "lti_resource_link_id", "learner_id"
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -249,6 +258,10 @@ class Submission(Base):
     scoring_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_scoring_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     scoring_error: Mapped[str | None] = mapped_column(String(200))
+    # The LMS placement it was answered in (an LTI launch): its score goes to that line item.
+    lti_resource_link_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("lti_resource_link.id", ondelete="SET NULL")
+    )
 
     question: Mapped[Question] = relationship(lazy="raise")
     results: Mapped[list[GradingResult]] = relationship(
@@ -315,13 +328,18 @@ class ScoreOverride(Base):
     submission_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("submission.id", ondelete="CASCADE")
     )
-    api_key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_key.id", ondelete="RESTRICT"))
+    # The key that made it, or none for an instructor signed in by an LTI launch; who it was
+    # is then ``actor_name`` (the name the LMS gave).
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("api_key.id", ondelete="RESTRICT")
+    )
+    actor_name: Mapped[str | None] = mapped_column(String(200))
     old_points: Mapped[float | None] = mapped_column(Float)
     new_points: Mapped[float] = mapped_column(Float)
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    api_key: Mapped[ApiKey] = relationship(lazy="raise")
+    api_key: Mapped[ApiKey | None] = relationship(lazy="raise")
 
 
 class IdempotencyRecord(Base):
@@ -401,15 +419,23 @@ class RescoreJob(Base):
 
 
 class CallbackDelivery(Base):
-    """One event to POST to an integration's callback URL (an outbox row).
+    """One message that leaves the service (an outbox row), on one channel: ``webhook`` (an
+    event POSTed to an integration's callback URL, signed) or ``lti_score`` (an AGS Score
+    POSTed to an LMS line item with the platform's access token).
 
-    Written in the same transaction as the change it reports, so an event is never lost
+    Written in the same transaction as the change it reports, so a message is never lost
     nor sent for a change that was rolled back; a worker delivers it with retries.
     """
 
     __tablename__ = "callback_delivery"
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'delivered', 'failed', 'cancelled')", name="status"),
+        CheckConstraint("channel IN ('webhook', 'lti_score')", name="channel"),
+        CheckConstraint(
+            "(channel = 'webhook' AND api_key_id IS NOT NULL)"
+            " OR (channel = 'lti_score' AND lti_platform_id IS NOT NULL)",
+            name="channel_target",
+        ),
         Index("ix_callback_delivery_status_next_attempt_at", "status", "next_attempt_at"),
         Index("ix_callback_delivery_submission_id", "submission_id"),
     )
@@ -419,7 +445,14 @@ class CallbackDelivery(Base):
     organization_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("organization.id", ondelete="RESTRICT")
     )
-    api_key_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("api_key.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16), default="webhook", server_default="webhook")
+    # The receiver: the integration's key (webhook) or the LMS platform (lti_score).
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("api_key.id", ondelete="CASCADE")
+    )
+    lti_platform_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("lti_platform.id", ondelete="CASCADE")
+    )
     submission_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("submission.id", ondelete="CASCADE")
     )
@@ -500,3 +533,182 @@ class ServiceSecret(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LtiToolKey(Base):
+    """One of the tool's RSA signing keys (its public half is in ``/.well-known/jwks.json``).
+
+    The newest unretired key signs; a rotated key stays published until ``retired_at`` plus
+    the longest lifetime of what it signed, so launches and tokens in flight still verify.
+    The private key is stored as PKCS#8 PEM encrypted with ``GRADER_LTI_KEY_PASSPHRASE``
+    (or, unset, a deployment secret: see service/integrations/lti/keys.py).
+    """
+
+    __tablename__ = "lti_tool_key"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    private_pem: Mapped[str] = mapped_column(Text)
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LtiPlatform(Base):
+    """An LMS registered with the tool (LTI 1.3): where to send users to log in, where to
+    get access tokens and the keys its launches are signed with. It belongs to one
+    organisation, so its launches only ever see that organisation's data."""
+
+    __tablename__ = "lti_platform"
+    __table_args__ = (UniqueConstraint("issuer", "client_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id", ondelete="RESTRICT")
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    issuer: Mapped[str] = mapped_column(String(255))
+    client_id: Mapped[str] = mapped_column(String(255))
+    auth_login_url: Mapped[str] = mapped_column(String(2048))
+    token_url: Mapped[str] = mapped_column(String(2048))
+    jwks_url: Mapped[str] = mapped_column(String(2048))
+    # The platform's key set as last fetched (refetched when a launch names an unknown kid).
+    jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    jwks_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # "manual" (an admin pasted the values) or "dynamic" (LTI Dynamic Registration).
+    registered_by: Mapped[str] = mapped_column(String(16), default="manual")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    deployments: Mapped[list[LtiDeployment]] = relationship(
+        back_populates="platform", lazy="raise", order_by="LtiDeployment.deployment_id"
+    )
+
+
+class LtiDeployment(Base):
+    """A deployment of the tool on a platform (``deployment_id`` claim): launches naming a
+    deployment that is not registered are refused."""
+
+    __tablename__ = "lti_deployment"
+    __table_args__ = (UniqueConstraint("platform_id", "deployment_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    platform_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("lti_platform.id", ondelete="CASCADE")
+    )
+    deployment_id: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    platform: Mapped[LtiPlatform] = relationship(back_populates="deployments", lazy="raise")
+
+
+class LtiContext(Base):
+    """An LMS course (the ``context`` claim) and the course of ours it became on its first
+    launch."""
+
+    __tablename__ = "lti_context"
+    __table_args__ = (UniqueConstraint("platform_id", "context_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    platform_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("lti_platform.id", ondelete="CASCADE")
+    )
+    context_id: Mapped[str] = mapped_column(String(255))
+    course_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LtiResourceLink(Base):
+    """A placement of a question in an LMS course (``resource_link`` claim), with the line
+    item its grades go to (the AGS ``lineitem`` claim, when the platform gives one)."""
+
+    __tablename__ = "lti_resource_link"
+    __table_args__ = (UniqueConstraint("platform_id", "resource_link_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    platform_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("lti_platform.id", ondelete="CASCADE")
+    )
+    resource_link_id: Mapped[str] = mapped_column(String(255))
+    question_id: Mapped[str] = mapped_column(ForeignKey("question.id", ondelete="CASCADE"))
+    title: Mapped[str | None] = mapped_column(String(255))
+    lineitem_url: Mapped[str | None] = mapped_column(String(2048))
+    # The AGS scopes the platform granted in the launch: a score is only posted with "score".
+    ags_scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    platform: Mapped[LtiPlatform] = relationship(lazy="raise")
+    question: Mapped[Question] = relationship(lazy="raise")
+
+
+class LtiNonce(Base):
+    """A launch's ``nonce``, kept until its id_token expires: a second launch with the same
+    nonce (a replayed id_token) is refused."""
+
+    __tablename__ = "lti_nonce"
+    __table_args__ = (Index("ix_lti_nonce_expires_at", "expires_at"),)
+
+    platform_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("lti_platform.id", ondelete="CASCADE"), primary_key=True
+    )
+    nonce: Mapped[str] = mapped_column(String(255), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LtiLaunch(Base):
+    """A verified launch, for the pages it opens inside the LMS's iframe.
+
+    Browsers block third-party cookies in iframes, so the answer and deep-linking forms
+    carry the launch's token (a random capability, stored as its SHA-256) instead of
+    relying on a cookie: whoever holds the page holds the launch, for ``expires_at``.
+    """
+
+    __tablename__ = "lti_launch"
+    __table_args__ = (
+        CheckConstraint(
+            "message_type IN ('LtiResourceLinkRequest', 'LtiDeepLinkingRequest')",
+            name="message_type",
+        ),
+        Index("ix_lti_launch_expires_at", "expires_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    platform_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("lti_platform.id", ondelete="CASCADE")
+    )
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id", ondelete="CASCADE")
+    )
+    course_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
+    message_type: Mapped[str] = mapped_column(String(32))
+    deployment_id: Mapped[str] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(200))
+    # "instructor" or "learner", from the LTI roles.
+    role: Mapped[str] = mapped_column(String(16))
+    resource_link_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("lti_resource_link.id", ondelete="CASCADE")
+    )
+    # Deep linking: the return URL and the platform's opaque ``data``, echoed back.
+    deep_linking: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LtiRegistrationInvite(Base):
+    """A one-time Dynamic Registration URL an admin made for their organisation: the
+    platform that opens it is registered there. Only the token's SHA-256 is stored."""
+
+    __tablename__ = "lti_registration_invite"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id", ondelete="CASCADE")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    platform_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("lti_platform.id", ondelete="SET NULL")
+    )

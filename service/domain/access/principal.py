@@ -51,8 +51,17 @@ class Scope:
         return self.course_ids is None or course_id in self.course_ids
 
 
+class Via(StrEnum):
+    """How the caller proved who it is."""
+
+    KEY = "key"  # an API key (bearer, or the console signed in with one)
+    LTI = "lti"  # an LTI launch from a registered LMS (the console opened by the launch)
+
+
 @dataclass(frozen=True)
 class Principal:
+    # The API key's id; for an LTI launch, its console session's id (rate limits and audit
+    # rows still name one caller, but no api_key row has it: see ``api_key_id``).
     key_id: uuid.UUID
     name: str
     role: Role
@@ -60,6 +69,12 @@ class Principal:
     # Courses an instructor is granted (empty for other roles, which see the organisation).
     course_ids: frozenset[uuid.UUID]
     is_operator: bool = False
+    via: Via = Via.KEY
+
+    @property
+    def api_key_id(self) -> uuid.UUID | None:
+        """The api_key row to record as the author of a change, if the caller has one."""
+        return self.key_id if self.via is Via.KEY else None
 
     @property
     def is_staff(self) -> bool:

@@ -31,12 +31,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.db.base import utcnow
 from service.db.models import ApiKey, CallbackDelivery, Submission
 from service.db.session import session_scope
-from service.domain.callbacks import signing
-from service.domain.callbacks.destinations import (
-    DestinationPolicy,
-    DestinationRefused,
-    DestinationUnresolvable,
-)
+from service.domain.callbacks import signing, transport
+from service.domain.callbacks.destinations import DestinationPolicy, DestinationRefused
 from service.domain.callbacks.repository import CANCELLED, CallbackRepository
 from service.errors import UnprocessableRequest
 
@@ -44,8 +40,6 @@ log = logging.getLogger(__name__)
 
 EVENTS = ("submission.scored", "submission.rescored", "submission.overridden")
 EVENT_HEADER = "X-Grader-Event"
-# A host with many addresses that all refuse connections costs one attempt, not dozens.
-MAX_ADDRESSES_TRIED = 3
 
 
 class CallbackRefused(UnprocessableRequest):
@@ -195,66 +189,45 @@ def _claim(factory: sessionmaker[Session], policy: DeliveryPolicy) -> list[_Clai
 
 
 def _default_client(policy: DeliveryPolicy) -> httpx.Client:
-    # trust_env=False: a proxy from the environment would make the connection go somewhere
-    # other than the checked address. Redirects are not followed (each hop would need its
-    # own check, and a receiver has no reason to redirect a webhook).
-    timeout = httpx.Timeout(policy.timeout_seconds, connect=policy.connect_timeout_seconds)
-    return httpx.Client(timeout=timeout, trust_env=False, follow_redirects=False)
+    return transport.default_client(policy.timeout_seconds, policy.connect_timeout_seconds)
+
+
+_OUTCOMES = {
+    "refused": Outcome.REFUSED,
+    "timed_out": Outcome.TIMED_OUT,
+    "connection_failed": Outcome.CONNECTION_FAILED,
+}
 
 
 def _attempt(
     item: _Claimed, policy: DeliveryPolicy, make_client: Callable[[], httpx.Client]
 ) -> Attempt:
-    """Check the destination again, then POST to the checked address itself.
-
-    The URL given to httpx carries the IP address, so nothing looks the host up a second
-    time (a rebinding DNS server cannot swap the address); the ``Host`` header and TLS
-    (SNI and certificate verification, via httpcore's ``sni_hostname`` extension) use the
-    original host name.
-    """
-    try:
-        destination = policy.destinations.check(item.url)
-    except DestinationUnresolvable:
-        return Attempt(Outcome.CONNECTION_FAILED)
-    except DestinationRefused as exc:
-        log.warning("callback %s refused at delivery: %s", item.id, exc.reason)
-        return Attempt(Outcome.REFUSED)
+    """Check the destination again and POST to the checked address (``transport.send``)."""
     timestamp = datetime.fromtimestamp(int(time.time()), tz=UTC)
     headers = {
         "Content-Type": "application/json",
-        "Host": destination.netloc,
         EVENT_HEADER: item.event,
         **signing.signed_headers(
             item.secret, message_id=str(item.id), body=item.body, timestamp=timestamp
         ),
     }
-    server_name = destination.tls_server_name
-    https = destination.scheme == "https" and server_name is not None
-    extensions = {"sni_hostname": server_name} if https else {}
-    for address in destination.addresses[:MAX_ADDRESSES_TRIED]:
-        try:
-            with (
-                make_client() as client,
-                client.stream(
-                    "POST",
-                    destination.url_for(address),
-                    content=item.body,
-                    headers=headers,
-                    extensions=extensions,
-                ) as response,
-            ):
-                status = response.status_code  # the body is never read: nothing to learn
-        except httpx.TimeoutException:
-            return Attempt(Outcome.TIMED_OUT)
-        except httpx.ConnectError as exc:
-            log.info("callback %s: connecting failed (%s)", item.id, exc.__class__.__name__)
-            continue
-        except httpx.HTTPError as exc:
-            log.info("callback %s failed (%s)", item.id, exc.__class__.__name__)
-            return Attempt(Outcome.CONNECTION_FAILED)
-        outcome = Outcome.DELIVERED if 200 <= status < 300 else Outcome.HTTP_STATUS
-        return Attempt(outcome, status)
-    return Attempt(Outcome.CONNECTION_FAILED)
+    try:
+        # The body is never read: a receiver has nothing to tell us.
+        response = transport.send(
+            "POST",
+            item.url,
+            destinations=policy.destinations,
+            make_client=make_client,
+            headers=headers,
+            content=item.body,
+        )
+    except transport.SendFailed as exc:
+        if exc.reason == "refused":
+            log.warning("callback %s refused at delivery: %s", item.id, exc.detail)
+        return Attempt(_OUTCOMES.get(exc.reason, Outcome.CONNECTION_FAILED))
+    status = response.status_code
+    outcome = Outcome.DELIVERED if 200 <= status < 300 else Outcome.HTTP_STATUS
+    return Attempt(outcome, status)
 
 
 def _record(

@@ -52,7 +52,7 @@ def create_rescore_job(session: Session, *, question: Question, principal: Princ
         organization_id=question.organization_id,
         course_id=question.course_id,
         rubric_version_id=version.id,
-        api_key_id=principal.key_id,
+        api_key_id=principal.api_key_id,
         status="queued",
         total=jobs.count_submissions(question),
         processed=0,

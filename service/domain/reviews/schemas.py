@@ -32,7 +32,9 @@ class OverrideRead(BaseModel):
     new_points: float
     reason: str
     created_at: datetime
-    by_key_id: uuid.UUID = Field(validation_alias="api_key_id")
+    # The key that made it; null when an instructor signed in by an LTI launch made it.
+    by_key_id: uuid.UUID | None = Field(validation_alias="api_key_id")
+    # The key's name, or the instructor's name as the LMS gave it.
     by_key_name: str
 
 

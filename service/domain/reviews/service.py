@@ -45,12 +45,13 @@ def create_override(
         )
     override = ScoreOverride(
         submission_id=submission.id,
-        api_key_id=principal.key_id,
+        api_key_id=principal.api_key_id,
+        actor_name=None if principal.api_key_id else principal.name,
         old_points=submission.points,
         new_points=body.points,
         reason=body.reason,
     )
-    override.api_key = key_service.own_key(session, principal)
+    override.api_key = key_service.own_key(session, principal) if principal.api_key_id else None
     ReviewRepository(session).add(override)
     submission.points = body.points
     submission.max_points = max_points
@@ -77,7 +78,7 @@ def present_override(override: ScoreOverride) -> OverrideRead:
         reason=override.reason,
         created_at=override.created_at,
         api_key_id=override.api_key_id,
-        by_key_name=override.api_key.name,
+        by_key_name=override.api_key.name if override.api_key else override.actor_name or "",
     )
 
 

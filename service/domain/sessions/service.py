@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.db.base import utcnow
 from service.db.models import ApiKey, WebSession
 from service.db.session import session_scope
-from service.domain.access.principal import Principal, Role
+from service.domain.access.principal import Principal, Role, Via
 from service.domain.keys import service as key_service
 from service.domain.sessions.repository import SessionRepository
 from service.errors import Forbidden, Unauthorized
@@ -178,6 +178,7 @@ def _principal(session: Session, row: WebSession) -> Principal:
         role=Role(row.role),
         organization_id=row.organization_id,
         course_ids=frozenset(uuid.UUID(c) for c in row.course_ids or ()),
+        via=Via.LTI,
     )
 
 
