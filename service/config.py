@@ -128,6 +128,18 @@ class Settings(BaseSettings):
     # top of each organisation's own list; comma-separated, e.g. https://moodle.example.edu.
     frame_ancestors: str = ""
 
+    # LTI 1.3 (README "Connect your LMS"). The tool's signing keys are made by the service and
+    # stored encrypted with this passphrase (unset: with a secret the service keeps in the
+    # database, which protects nothing from someone who can read the database: set it in
+    # production); or one key is read from a PEM file (rotated by replacing the file). The
+    # platform's URLs (key set, token endpoint, line items) are fetched with the callbacks'
+    # rules: https to public addresses, `callback_allow_http` and `callback_allowed_hosts`
+    # for an on-premise LMS. A launch's answer page works for `lti_launch_minutes`.
+    lti_key_passphrase: Annotated[SecretStr | None, Field(min_length=16)] = None
+    lti_key_file: Path | None = None
+    lti_launch_minutes: float = Field(default=120.0, gt=0)
+    lti_registration_invite_hours: float = Field(default=72.0, gt=0)
+
     @field_validator("callback_allowed_hosts")
     @classmethod
     def _allowed_hosts_parse(cls, value: str) -> str:

@@ -17,6 +17,7 @@ from datetime import timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.config import Settings
+from service.db.base import utcnow
 from service.db.session import session_scope
 from service.domain.callbacks import service as callback_service
 from service.domain.callbacks.destinations import DestinationPolicy
@@ -29,6 +30,8 @@ from service.domain.rubrics.service import GraderCache
 from service.domain.sessions import service as session_service
 from service.domain.submissions import service as submission_service
 from service.domain.submissions.service import ScoringPolicy
+from service.integrations.lti import keys as lti_keys
+from service.integrations.lti import service as lti_service
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,7 @@ def policies(settings: Settings) -> tuple[JobPolicy, DeliveryPolicy]:
             destinations=DestinationPolicy.configure(
                 allow_http=settings.callback_allow_http, allowed=settings.callback_allowed_hosts
             ),
+            signing_key=lambda session: lti_keys.signing_key(session, settings),
         ),
     )
 
@@ -80,6 +84,10 @@ class Housekeeping:
             factory, ttl=timedelta(days=settings.idempotency_ttl_days)
         )
         session_service.delete_expired(factory)
+        with session_scope(factory) as session:
+            at = utcnow()
+            lti_service.delete_expired(session, now=at)
+            lti_keys.delete_retired(session, now=at)
 
 
 # For callers of run_once without their own (Worker passes one per thread).

@@ -29,17 +29,29 @@ import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.db.base import utcnow
-from service.db.models import ApiKey, CallbackDelivery, Submission
+from service.db.models import ApiKey, CallbackDelivery, LtiPlatform, LtiResourceLink, Submission
 from service.db.session import session_scope
 from service.domain.callbacks import signing, transport
 from service.domain.callbacks.destinations import DestinationPolicy, DestinationRefused
 from service.domain.callbacks.repository import CANCELLED, CallbackRepository
+from service.domain.submissions import release
 from service.errors import UnprocessableRequest
+from service.integrations.lti import ags
+from service.integrations.lti import claims as lti_claims
+from service.integrations.lti.repository import LaunchRepository
+from service.integrations.lti.tokens import SigningKey
 
 log = logging.getLogger(__name__)
 
 EVENTS = ("submission.scored", "submission.rescored", "submission.overridden")
 EVENT_HEADER = "X-Grader-Event"
+
+
+class Channel(StrEnum):
+    """Where an outbox row goes."""
+
+    WEBHOOK = "webhook"  # an integration's callback URL, signed (Standard Webhooks)
+    LTI_SCORE = "lti_score"  # an LMS line item's scores endpoint (AGS), with an access token
 
 
 class CallbackRefused(UnprocessableRequest):
@@ -78,6 +90,8 @@ class DeliveryPolicy:
     concurrency: int = 8
     per_destination: int = 2
     destinations: DestinationPolicy = field(default_factory=DestinationPolicy)
+    # The tool's LTI signing key (for the AGS token request), read in the claiming session.
+    signing_key: Callable[[Session], SigningKey] | None = None
 
     def delay_after(self, attempts: int) -> float:
         return float(min(self.max_delay_seconds, self.base_delay_seconds * 2 ** (attempts - 1)))
@@ -112,6 +126,7 @@ def enqueue(
         return None
     delivery = CallbackDelivery(
         organization_id=submission.organization_id,
+        channel=Channel.WEBHOOK.value,
         api_key_id=owner.id,
         submission_id=submission.id,
         event=event,
@@ -122,6 +137,75 @@ def enqueue(
     )
     CallbackRepository(session).add(delivery)
     return delivery
+
+
+def enqueue_lti_score(session: Session, submission: Submission) -> CallbackDelivery | None:
+    """Queue the learner's gradebook score for the LMS placement ``submission`` was answered
+    in (the ``lti_score`` channel), if it has a line item we may post scores to.
+
+    The Score is of the attempt that counts (the question's ``attempt_policy``), computed now,
+    in the transaction that changed a score, and timestamped now: the platform keeps the
+    newest timestamp, so a late retry of an older score never overwrites a newer one.
+    """
+    if submission.lti_resource_link_id is None:
+        return None
+    link = session.get(LtiResourceLink, submission.lti_resource_link_id)
+    if link is None or not link.lineitem_url:
+        return None
+    if lti_claims.SCOPE_SCORE not in (link.ags_scopes or []):
+        log.info("LTI link %s: the platform did not grant the score scope", link.id)
+        return None
+    session.flush()
+    question = submission.question
+    now = utcnow()
+    shown = release.shows_results(question, principal=None, now=now)
+    rows = LaunchRepository(session).attempts(link.id, submission.learner_id)
+    attempts = [_gradebook_attempt(row, shown=shown) for row in rows]
+    chosen = ags.counting(attempts, question.attempt_policy)
+    if chosen is None:
+        return None
+    score = ags.score_for(
+        chosen, user_id=submission.learner_id, max_points=question.max_points, at=now
+    )
+    delivery = CallbackDelivery(
+        organization_id=submission.organization_id,
+        channel=Channel.LTI_SCORE.value,
+        lti_platform_id=link.platform_id,
+        submission_id=submission.id,
+        event="lti.score",
+        url=ags.scores_url(link.lineitem_url),
+        payload=score,
+        attempt_log=[],
+        next_attempt_at=now,
+    )
+    CallbackRepository(session).add(delivery)
+    return delivery
+
+
+def _gradebook_attempt(row: Submission, *, shown: bool) -> ags.Attempt:
+    """A submission as the gradebook may see it: held-back feedback goes as not scored."""
+    latest = row.latest_result
+    if not shown:
+        return ags.Attempt(row.created_at, "pending", None, None, False, None)
+    comment = latest.details.get("summary") if latest is not None else None
+    return ags.Attempt(
+        created_at=row.created_at,
+        status=row.status,
+        points=row.points,
+        max_points=row.max_points,
+        needs_review=row.needs_review,
+        comment=comment if isinstance(comment, str) else None,
+    )
+
+
+def enqueue_all(
+    session: Session, submission: Submission, *, event: str, payload: dict[str, Any] | None
+) -> None:
+    """Everything a change of ``submission``'s score sends: the integration's webhook (when
+    it has one; ``payload`` None skips it) and the LMS gradebook score."""
+    if payload is not None:
+        enqueue(session, submission, event=event, payload=payload)
+    enqueue_lti_score(session, submission)
 
 
 def list_deliveries(session: Session, owner: ApiKey, *, limit: int) -> Sequence[CallbackDelivery]:
@@ -135,6 +219,9 @@ class _Claimed:
     body: bytes
     secret: str
     event: str
+    channel: Channel = Channel.WEBHOOK
+    platform: ags.Platform | None = None
+    key: SigningKey | None = None
 
 
 def _destination_key(url: str) -> str:
@@ -149,12 +236,15 @@ def _destination_key(url: str) -> str:
 def _lease(
     session: Session, delivery: CallbackDelivery, now: datetime, policy: DeliveryPolicy
 ) -> _Claimed | None:
-    """Lease ``delivery`` for one attempt, or cancel it if its owner no longer wants it.
+    """Lease ``delivery`` for one attempt, or cancel it if its receiver no longer wants it.
 
-    The secret and URL are read from the owner now: a delivery is only ever signed with its
-    own key's current secret, and only sent to the URL that key has now.
+    A webhook's secret and URL are read from its key now: a delivery is only ever signed
+    with its own key's current secret, and only sent to the URL that key has now. A score
+    is signed for with the tool's current key, for the platform as registered now.
     """
-    owner = session.get(ApiKey, delivery.api_key_id)
+    if delivery.channel == Channel.LTI_SCORE:
+        return _lease_score(session, delivery, now, policy)
+    owner = session.get(ApiKey, delivery.api_key_id) if delivery.api_key_id else None
     if (
         owner is None
         or not owner.is_active
@@ -167,6 +257,26 @@ def _lease(
     delivery.next_attempt_at = now + timedelta(seconds=policy.claim_seconds)
     body = json.dumps({"id": str(delivery.id), **delivery.payload}, separators=(",", ":"))
     return _Claimed(delivery.id, delivery.url, body.encode(), owner.callback_secret, delivery.event)
+
+
+def _lease_score(
+    session: Session, delivery: CallbackDelivery, now: datetime, policy: DeliveryPolicy
+) -> _Claimed | None:
+    platform = session.get(LtiPlatform, delivery.lti_platform_id)
+    if platform is None or policy.signing_key is None:
+        delivery.status = CANCELLED
+        return None
+    delivery.next_attempt_at = now + timedelta(seconds=policy.claim_seconds)
+    return _Claimed(
+        delivery.id,
+        delivery.url,
+        json.dumps(delivery.payload, separators=(",", ":")).encode(),
+        secret="",
+        event=delivery.event,
+        channel=Channel.LTI_SCORE,
+        platform=ags.Platform(str(platform.id), platform.client_id, platform.token_url),
+        key=policy.signing_key(session),
+    )
 
 
 def _claim(factory: sessionmaker[Session], policy: DeliveryPolicy) -> list[_Claimed]:
@@ -203,6 +313,8 @@ def _attempt(
     item: _Claimed, policy: DeliveryPolicy, make_client: Callable[[], httpx.Client]
 ) -> Attempt:
     """Check the destination again and POST to the checked address (``transport.send``)."""
+    if item.channel is Channel.LTI_SCORE:
+        return _attempt_score(item, policy, make_client)
     timestamp = datetime.fromtimestamp(int(time.time()), tz=UTC)
     headers = {
         "Content-Type": "application/json",
@@ -228,6 +340,29 @@ def _attempt(
     status = response.status_code
     outcome = Outcome.DELIVERED if 200 <= status < 300 else Outcome.HTTP_STATUS
     return Attempt(outcome, status)
+
+
+def _attempt_score(
+    item: _Claimed, policy: DeliveryPolicy, make_client: Callable[[], httpx.Client]
+) -> Attempt:
+    assert item.platform is not None
+    assert item.key is not None
+    try:
+        response = ags.post_score(
+            item.platform,
+            url=item.url,
+            body=item.body,
+            key=item.key,
+            destinations=policy.destinations,
+            make_client=make_client,
+        )
+    except ags.AgsFailed as exc:
+        if exc.reason in _OUTCOMES:
+            return Attempt(_OUTCOMES[exc.reason])
+        # The token endpoint refused or answered nonsense: recorded as its HTTP status.
+        return Attempt(Outcome.HTTP_STATUS, exc.status_code)
+    status = response.status_code
+    return Attempt(Outcome.DELIVERED if 200 <= status < 300 else Outcome.HTTP_STATUS, status)
 
 
 def _record(

@@ -91,6 +91,7 @@ class JobRepository:
                 Submission.machine_points,
                 Submission.is_overridden,
                 Submission.api_key_id,
+                Submission.lti_resource_link_id,
                 GradingResult.rubric_version_id.label("latest_version_id"),
                 GradingResult.engine_version.label("latest_engine"),
             )

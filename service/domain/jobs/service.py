@@ -122,7 +122,8 @@ def run_batch(
     Answers are read as plain rows and results written with one multi-row INSERT and
     UPDATE per batch: at 100,000 answers the ORM's per-object bookkeeping, not scoring,
     was the cost. Submissions whose integration wants a callback take the ORM path, whose
-    payload shows the stored result, exactly as a live submission does.
+    payload shows the stored result, exactly as a live submission does; so do submissions
+    made through an LTI launch, whose new score goes to the LMS gradebook.
     """
     with session_scope(factory) as session:
         jobs = JobRepository(session, Scope.system())
@@ -140,12 +141,18 @@ def run_batch(
                 "rescore job %s done: %d processed, %d changed", job.id, job.processed, job.changed
             )
             return False
+        # Rows that send something when their score changes (an integration's webhook, an
+        # LMS gradebook score) take the ORM path, which writes their outbox rows.
         with_callbacks = jobs.keys_with_callbacks(rows)
-        bulk = [row for row in rows if row.api_key_id not in with_callbacks]
+
+        def sends(row: Any) -> bool:
+            return row.api_key_id in with_callbacks or row.lti_resource_link_id is not None
+
+        bulk = [row for row in rows if not sends(row)]
         for outcome in _rescore_rows(session, graders, version, bulk):
             _count(job, outcome)
-        callback_ids = [row.id for row in rows if row.api_key_id in with_callbacks]
-        for submission in jobs.load_submissions(callback_ids):
+        outbox_ids = [row.id for row in rows if sends(row)]
+        for submission in jobs.load_submissions(outbox_ids):
             _count(job, _rescore_one(session, graders, question, version, submission))
         last = rows[-1]
         job.cursor_created_at, job.cursor_id = last.created_at, last.id

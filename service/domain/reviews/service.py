@@ -65,6 +65,7 @@ def create_override(
         event="submission.overridden",
         payload=submission_service.callback_payload(submission),
     )
+    callback_service.enqueue_lti_score(session, submission)
     log.info("override %s on submission %s by key %s", override.id, submission.id, principal.key_id)
     return override
 

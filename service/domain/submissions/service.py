@@ -155,6 +155,7 @@ def create_submission(
     principal: Principal,
     prepared: PreparedSubmission | None = None,
     policy: ScoringPolicy | None = None,
+    lti_resource_link_id: uuid.UUID | None = None,
 ) -> Submission:
     """Store the answer with its score, in one INSERT of each row.
 
@@ -174,7 +175,8 @@ def create_submission(
         learner_id=body.learner_id,
         answer=body.answer,
         status="pending",
-        api_key_id=principal.key_id,
+        api_key_id=principal.api_key_id,
+        lti_resource_link_id=lti_resource_link_id,
         scoring_attempts=1,
         results=[],
     )
@@ -257,12 +259,15 @@ def apply_score(
         submission.points = breakdown.points
         submission.needs_review = breakdown.needs_review
     has_callback = _has_callback(session, submission)
-    if flush or has_callback:
+    to_gradebook = submission.lti_resource_link_id is not None
+    if flush or has_callback or to_gradebook:
         session.flush()
     if has_callback:
         callback_service.enqueue(
             session, submission, event=event, payload=callback_payload(submission)
         )
+    if to_gradebook:
+        callback_service.enqueue_lti_score(session, submission)
     log.info(
         "scored submission %s question=%s points=%s engine=%s",
         submission.id,
