@@ -34,6 +34,7 @@ from service.api.routers import (
     jobs,
     keys,
     learners,
+    lti,
     metrics,
     organizations,
     questions,
@@ -202,8 +203,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         jobs,
         exports,
         learners,
+        lti,
     ):
         app.include_router(module.router)
+    app.include_router(lti.questions_router)
     # A feedback link is its own credential: an unknown one counts as a failed credential.
     app.include_router(feedback.router, dependencies=[Depends(guard_anonymous_lookup)])
     if settings.metrics_enabled and settings.metrics_token is not None:

@@ -7,7 +7,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from service.web.errors import install_page_errors
-from service.web.routes import landing
+from service.web.routes import landing, lti
 from service.web.routes.console import admin, auth, home, questions, review, rubrics
 from service.web.security import CsrfMiddleware, PageFormGuard
 from service.web.templating import STATIC_DIR
@@ -44,6 +44,7 @@ def install_page_middleware(app: FastAPI) -> None:
 def install_pages(app: FastAPI) -> None:
     """Call after the API's routers and problem handlers."""
     app.include_router(landing.router)
+    app.include_router(lti.router)
     for router in CONSOLE_ROUTERS:
         app.include_router(router)
     app.mount("/static", CachedStatic(directory=STATIC_DIR), name="static")

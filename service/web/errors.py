@@ -17,7 +17,7 @@ from starlette.types import Message, Scope, Send
 
 from service.domain.sessions.service import SessionEnded
 from service.web.i18n import gettext as _
-from service.web.security import SIGN_IN_PATH, is_page_request
+from service.web.security import LTI_PREFIX, SIGN_IN_PATH, is_page_request
 from service.web.templating import render
 
 log = logging.getLogger(__name__)
@@ -53,12 +53,16 @@ def error_page(
     headers: dict[str, str] | None = None,
 ) -> Response:
     title = _titles().get(status, _("Something went wrong"))
+    # An LTI error is shown inside the LMS's iframe, whichever LMS it was (the failed launch
+    # may not say): the page says only what went wrong, so any site may frame it.
+    framed = ["*"] if request.url.path.startswith(LTI_PREFIX) else []
     return render(
         request,
         "error.html",
         {"status": status, "title": title, "detail": detail},
         status_code=status,
         headers=headers,
+        frame_ancestors=framed,
     )
 
 

@@ -51,20 +51,30 @@ def wants_html(accept: str | None) -> bool:
     return html > 0 and html >= json
 
 
+# The LTI endpoints and pages: errors there are pages (shown in the LMS's iframe), but they
+# are not CSRF-protected page paths (the platform posts the launch from its own site; the
+# pages' forms carry the launch's token).
+LTI_PREFIX = "/lti/"
+
+
 def is_page_request(request: Request) -> bool:
     path = request.url.path
-    if is_page_path(path):
+    if is_page_path(path) or path.startswith(LTI_PREFIX):
         return True
     return path.startswith("/v1/feedback/") and wants_html(request.headers.get("accept"))
 
 
-def content_security_policy(frame_ancestors: Iterable[str] = ()) -> str:
+def content_security_policy(
+    frame_ancestors: Iterable[str] = (), form_targets: Iterable[str] = ()
+) -> str:
     """No inline script or style anywhere (charts are SVG attributes, not style); only our
-    own origin for scripts, styles, images, fetches and form targets."""
+    own origin for scripts, styles, images and fetches; forms post to us, and to
+    ``form_targets`` (an LMS that receives a deep-linking response)."""
     ancestors = " ".join(frame_ancestors) or "'none'"
+    actions = " ".join(["'self'", *(t for t in form_targets if t)])
     return (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
+        f"font-src 'self'; connect-src 'self'; form-action {actions}; base-uri 'none'; "
         f"frame-ancestors {ancestors}"
     )
 

@@ -76,6 +76,7 @@ def render(
     locale: str | None = None,
     lang: str | None = None,
     frame_ancestors: Iterable[str] = (),
+    form_targets: Iterable[str] = (),
     headers: Mapping[str, str] | None = None,
 ) -> HTMLResponse:
     """Render ``name`` in ``locale`` (default: the browser's choice among our catalogues).
@@ -86,7 +87,7 @@ def render(
     )
     i18n.activate(chosen)
     page_headers = {
-        "content-security-policy": content_security_policy(frame_ancestors),
+        "content-security-policy": content_security_policy(frame_ancestors, form_targets),
         "cache-control": "no-store",
         "vary": "Accept, Accept-Language, Cookie",
     }

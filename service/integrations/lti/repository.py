@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from service.db.models import (
+    CallbackDelivery,
     LtiContext,
     LtiDeployment,
     LtiLaunch,
@@ -75,6 +76,15 @@ class PlatformRepository:
             LtiDeployment.platform_id == platform_id, LtiDeployment.deployment_id == deployment_id
         )
         return self.session.scalars(stmt).first() is not None
+
+    def score_deliveries(self, platform_id: uuid.UUID, *, limit: int) -> Sequence[CallbackDelivery]:
+        stmt = (
+            select(CallbackDelivery)
+            .where(CallbackDelivery.lti_platform_id == platform_id)
+            .order_by(CallbackDelivery.created_at.desc(), CallbackDelivery.id.desc())
+            .limit(limit)
+        )
+        return self.session.scalars(stmt).all()
 
     def origins_of_organization(self, organization_id: uuid.UUID) -> Sequence[tuple[str, str]]:
         stmt = select(LtiPlatform.issuer, LtiPlatform.auth_login_url).where(

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import jwt
+from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -43,10 +44,15 @@ from service.domain.access.principal import Principal, Role, Scope, Via
 from service.domain.callbacks.destinations import DestinationPolicy, DestinationRefused
 from service.domain.callbacks.transport import SendFailed, default_client, send
 from service.domain.questions.repository import QuestionRepository
+from service.domain.rubrics import service as rubric_service
+from service.domain.rubrics.service import GraderCache
 from service.domain.sessions import service as session_service
 from service.domain.sessions.service import SessionPolicy, SignedIn
+from service.domain.submissions import service as submission_service
+from service.domain.submissions.schemas import SubmissionCreate
 from service.errors import Conflict, DomainError, NotFound, UnprocessableRequest
 from service.integrations.lti import claims, tokens
+from service.integrations.lti import keys as lti_keys
 from service.integrations.lti.claims import LaunchRole, MessageType
 from service.integrations.lti.repository import LaunchRepository, PlatformRepository
 
@@ -595,3 +601,176 @@ def delete_platform(session: Session, platform: LtiPlatform) -> None:
 
 def delete_expired(session: Session, *, now: datetime) -> int:
     return LaunchRepository(session).delete_expired(now, limit=1000)
+
+
+# ------------------------------------------------------------------ answer and picker
+
+
+@dataclass(frozen=True)
+class Answered:
+    submission: Submission
+    feedback_token: str
+    new: bool  # False: no attempt was left, this is the one that counts
+
+
+def submit_answer(
+    session: Session,
+    *,
+    graders: GraderCache,
+    launch: LtiLaunch,
+    answer: str,
+    now: datetime,
+) -> Answered:
+    """A learner's answer from the answer page, stored and scored like any submission, its
+    score queued for the gradebook. With no attempt left (a second click on Submit, a
+    reloaded form), nothing is stored and the attempt that counts is shown again."""
+    if launch.role != LaunchRole.LEARNER or launch.resource_link_id is None:
+        raise LaunchForbidden("Only learners answer here; teachers review in the console.")
+    # One answer at a time per launch (a double click): the row lock serialises them.
+    session.refresh(launch, with_for_update=True)
+    link = session.get(LtiResourceLink, launch.resource_link_id)
+    if link is None:
+        raise LaunchRejected("This activity is no longer linked to a question.")
+    question = session.get(Question, link.question_id)
+    if question is None:
+        raise LaunchRejected("This activity's question was deleted.")
+    attempts = LaunchRepository(session).attempts(link.id, launch.subject)
+    if len(attempts) >= question.max_attempts:
+        counted = _counted(question, attempts)
+        return Answered(counted, submission_service.reissue_feedback_link(session, counted), False)
+    try:
+        body = SubmissionCreate(question_id=question.slug, learner_id=launch.subject, answer=answer)
+    except ValidationError as exc:
+        raise UnprocessableRequest(_first_error(exc), field="answer") from None
+    submission = submission_service.create_submission(
+        session,
+        graders=graders,
+        body=body,
+        principal=learner_principal(launch),
+        lti_resource_link_id=link.id,
+    )
+    token = submission_service.issued_feedback_token(submission)
+    assert token is not None  # a new submission always has its link
+    return Answered(submission, token, True)
+
+
+def _first_error(exc: ValidationError) -> str:
+    errors = exc.errors()
+    return str(errors[0]["msg"]) if errors else "The answer could not be read."
+
+
+def _counted(question: Question, attempts: Sequence[Submission]) -> Submission:
+    if question.attempt_policy == "highest":
+        scored = [s for s in attempts if s.points is not None]
+        if scored:
+            return max(scored, key=lambda s: (s.points or 0.0, s.created_at))
+    return attempts[-1]
+
+
+def feedback_of_latest(session: Session, launch: LtiLaunch) -> str | None:
+    """A new feedback link to the attempt that counts, when no attempt is left (a learner
+    who launches again sees their feedback instead of an empty form)."""
+    if launch.resource_link_id is None:
+        return None
+    link = session.get(LtiResourceLink, launch.resource_link_id)
+    question = session.get(Question, link.question_id) if link else None
+    if question is None:
+        return None
+    attempts = LaunchRepository(session).attempts(launch.resource_link_id, launch.subject)
+    if len(attempts) < question.max_attempts:
+        return None
+    return submission_service.reissue_feedback_link(session, _counted(question, attempts))
+
+
+@dataclass(frozen=True)
+class DeepLinkResponse:
+    return_url: str
+    jwt: str
+    title: str
+
+
+def _new_slug(session: Session, organization_id: uuid.UUID, title: str) -> str:
+    base = _SLUG_SAFE.sub("-", title.lower()).strip("-")[:40] or "question"
+    repo = QuestionRepository(session, Scope.organization(organization_id))
+    for _ in range(5):
+        slug = f"{base}-{secrets.token_hex(3)}"
+        if repo.get_by_slug(slug) is None:
+            return slug
+    raise Conflict("Could not choose an id for the new question; try again.")
+
+
+def create_question_from_prompt(
+    session: Session, launch: LtiLaunch, *, title: str, prompt: str, reference: str, points: float
+) -> Question:
+    """A question made in the picker: its criteria are derived from the reference answer by
+    the engine (a rubric without criteria), and the teacher edits them in the console."""
+    course = session.get(Course, launch.course_id)
+    assert course is not None
+    slug = _new_slug(session, launch.organization_id, title)
+    outcome = rubric_service.create_question(
+        session,
+        {
+            "id": slug,
+            "title": title,
+            "prompt": prompt,
+            "max_points": points,
+            "reference_answers": [reference],
+        },
+        course=course,
+    )
+    return outcome.question
+
+
+def deep_link(
+    session: Session,
+    settings: Settings,
+    launch: LtiLaunch,
+    question: Question,
+    *,
+    launch_url: str,
+    now: datetime,
+) -> DeepLinkResponse:
+    """The signed ``LtiDeepLinkingResponse`` placing ``question``: an ``ltiResourceLink``
+    with its line item (``scoreMaximum`` = the question's points). The launch is used up."""
+    if launch.message_type != MessageType.DEEP_LINKING or launch.role != LaunchRole.INSTRUCTOR:
+        raise LaunchForbidden("This page was not opened to add an activity.")
+    if question.course_id != launch.course_id:
+        raise NotFound(f"No question with id {question.slug!r} in this course.")
+    platform = session.get(LtiPlatform, launch.platform_id)
+    assert platform is not None
+    assert launch.deep_linking is not None
+    item = {
+        "type": "ltiResourceLink",
+        "title": question.title,
+        "text": question.prompt[:500],
+        "url": launch_url,
+        "custom": {claims.CUSTOM_QUESTION: question.slug},
+        "lineItem": {
+            "scoreMaximum": question.max_points,
+            "label": question.title,
+            "resourceId": question.slug,
+            "tag": "grader",
+        },
+    }
+    token = tokens.deep_linking_response(
+        client_id=platform.client_id,
+        issuer=platform.issuer,
+        deployment_id=launch.deployment_id,
+        data=launch.deep_linking.get("data"),
+        content_items=[item],
+        message=f"Added {question.title}"[:200],
+        key=lti_keys.signing_key(session, settings),
+    )
+    launch.expires_at = now
+    return DeepLinkResponse(str(launch.deep_linking["return_url"]), token, question.title)
+
+
+def question_of(session: Session, launch: LtiLaunch) -> Question:
+    """The question a resource-link launch placed."""
+    link = (
+        session.get(LtiResourceLink, launch.resource_link_id) if launch.resource_link_id else None
+    )
+    question = session.get(Question, link.question_id) if link else None
+    if question is None:
+        raise LaunchRejected("This launch has no question: open the activity from your LMS.")
+    return question

@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse
 from service.config import Settings, split_list
 from service.db.models import Organization, Submission
 from service.domain.submissions.schemas import CoveredIdea, FeedbackRead, MissedIdea
+from service.integrations.lti import service as lti_service
 from service.web import i18n
 from service.web.i18n import gettext as _
 from service.web.templating import render
@@ -98,7 +99,9 @@ def build_page(feedback: FeedbackRead) -> FeedbackPage:
 def frame_origins(session: Session, submission: Submission, settings: Settings) -> list[str]:
     organization = session.get(Organization, submission.organization_id)
     own = list(organization.embed_origins or []) if organization else []
-    return sorted({*split_list(settings.frame_ancestors), *own})
+    # The organisation's registered LMSs show this page in their iframe after an answer.
+    lms = lti_service.frame_origins(session, submission.organization_id)
+    return sorted({*split_list(settings.frame_ancestors), *own, *lms})
 
 
 def render_feedback(

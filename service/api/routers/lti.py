@@ -1,0 +1,210 @@
+"""LTI 1.3 administration: the platforms (LMSs) of the caller's organisation, the values to
+paste into an LMS, Dynamic Registration invitations, the tool's key rotation, the scores
+sent to gradebooks, and a question's attempts setting."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+from urllib.parse import urlencode, urlsplit
+
+from fastapi import APIRouter, Query, Request, Response
+
+from service.api.deps import Admin, Instructor, Operator, SessionDep, SettingsDep
+from service.api.links import public_base_url
+from service.api.routers.common import AUTH_ERRORS
+from service.db.base import utcnow
+from service.db.models import LtiPlatform
+from service.domain.callbacks.schemas import DeliveryRead
+from service.domain.questions import service as question_service
+from service.errors import UnprocessableRequest
+from service.integrations.lti import claims, registration
+from service.integrations.lti import keys as lti_keys
+from service.integrations.lti import service as lti_service
+from service.integrations.lti.repository import PlatformRepository
+from service.integrations.lti.schemas import (
+    AttemptsRead,
+    AttemptsUpdate,
+    DeploymentCreate,
+    InviteRead,
+    KeyRead,
+    PlatformCreate,
+    PlatformList,
+    PlatformRead,
+    ScoreDeliveryList,
+    ToolConfiguration,
+)
+
+router = APIRouter(prefix="/v1/lti", tags=["LTI 1.3"], responses=AUTH_ERRORS)
+questions_router = APIRouter(prefix="/v1/questions", tags=["questions"], responses=AUTH_ERRORS)
+
+
+def present_platform(platform: LtiPlatform) -> PlatformRead:
+    return PlatformRead(
+        id=platform.id,
+        name=platform.name,
+        issuer=platform.issuer,
+        client_id=platform.client_id,
+        auth_login_url=platform.auth_login_url,
+        token_url=platform.token_url,
+        jwks_url=platform.jwks_url,
+        deployment_ids=[d.deployment_id for d in platform.deployments],
+        registered_by="dynamic" if platform.registered_by == "dynamic" else "manual",
+        created_at=platform.created_at,
+    )
+
+
+def tool_configuration(base: str) -> ToolConfiguration:
+    return ToolConfiguration(
+        tool_name=registration.TOOL_NAME,
+        domain=urlsplit(base).netloc,
+        login_url=f"{base}/lti/login",
+        launch_url=f"{base}/lti/launch",
+        deep_linking_url=f"{base}/lti/launch",
+        jwks_url=f"{base}/.well-known/jwks.json",
+        scopes=[claims.SCOPE_LINEITEM, claims.SCOPE_RESULT_READONLY, claims.SCOPE_SCORE],
+        custom_parameters="",
+    )
+
+
+@router.get("/tool", response_model=ToolConfiguration, summary="The values to paste into an LMS")
+def get_tool(request: Request, settings: SettingsDep, principal: Admin) -> ToolConfiguration:
+    """Moodle: Site administration > Plugins > External tool > Manage tools > configure a tool
+    manually; Canvas: Developer Keys > + LTI Key. See README "Connect your LMS"."""
+    return tool_configuration(public_base_url(request, settings).rstrip("/"))
+
+
+@router.get("/platforms", response_model=PlatformList, summary="Your organisation's LMSs")
+def list_platforms(session: SessionDep, principal: Admin) -> PlatformList:
+    platforms = lti_service.list_platforms(session, principal.scope)
+    return PlatformList(items=[present_platform(p) for p in platforms])
+
+
+@router.post(
+    "/platforms",
+    response_model=PlatformRead,
+    status_code=201,
+    summary="Register an LMS by hand (the values it shows for this tool)",
+)
+def create_platform(
+    body: PlatformCreate, session: SessionDep, settings: SettingsDep, principal: Admin
+) -> PlatformRead:
+    """Its URLs must pass the outbound rules (public https, unless allowed by
+    `GRADER_CALLBACK_ALLOWED_HOSTS`); `(issuer, client_id)` is unique in the deployment."""
+    values = lti_service.PlatformValues(
+        name=body.name,
+        issuer=body.issuer.rstrip("/") if body.issuer.count("/") <= 2 else body.issuer,
+        client_id=body.client_id,
+        auth_login_url=str(body.auth_login_url),
+        token_url=str(body.token_url),
+        jwks_url=str(body.jwks_url),
+        deployment_ids=body.deployment_ids,
+    )
+    platform = lti_service.register_platform(
+        session,
+        settings,
+        organization_id=principal.organization_id,
+        values=values,
+        registered_by="manual",
+    )
+    return present_platform(platform)
+
+
+@router.get("/platforms/{platform_id}", response_model=PlatformRead, summary="One LMS")
+def get_platform(platform_id: uuid.UUID, session: SessionDep, principal: Admin) -> PlatformRead:
+    return present_platform(lti_service.get_platform(session, principal.scope, platform_id))
+
+
+@router.delete("/platforms/{platform_id}", status_code=204, summary="Unregister an LMS")
+def delete_platform(platform_id: uuid.UUID, session: SessionDep, principal: Admin) -> Response:
+    """Its launches stop at once and no more scores go to it; its submissions stay."""
+    lti_service.delete_platform(
+        session, lti_service.get_platform(session, principal.scope, platform_id)
+    )
+    return Response(status_code=204)
+
+
+@router.post(
+    "/platforms/{platform_id}/deployments",
+    response_model=PlatformRead,
+    summary="Add a deployment id (launches from unknown deployments are refused)",
+)
+def add_deployment(
+    platform_id: uuid.UUID, body: DeploymentCreate, session: SessionDep, principal: Admin
+) -> PlatformRead:
+    platform = lti_service.get_platform(session, principal.scope, platform_id)
+    return present_platform(lti_service.add_deployment(session, platform, body.deployment_id))
+
+
+@router.get(
+    "/platforms/{platform_id}/scores",
+    response_model=ScoreDeliveryList,
+    summary="Scores sent (or queued) to this LMS's gradebook, newest first",
+)
+def list_scores(
+    platform_id: uuid.UUID,
+    session: SessionDep,
+    principal: Admin,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> ScoreDeliveryList:
+    platform = lti_service.get_platform(session, principal.scope, platform_id)
+    rows = PlatformRepository(session, principal.scope).score_deliveries(platform.id, limit=limit)
+    return ScoreDeliveryList(items=[DeliveryRead.model_validate(row) for row in rows])
+
+
+@router.post(
+    "/registrations",
+    response_model=InviteRead,
+    status_code=201,
+    summary="A one-time Dynamic Registration URL for your organisation",
+)
+def create_registration(
+    request: Request, session: SessionDep, settings: SettingsDep, principal: Admin
+) -> InviteRead:
+    """Paste the URL into the LMS (Moodle: Manage tools > Tool URL > Add LTI Advantage); the
+    LMS registers itself under your organisation. It works once, until `expires_at`."""
+    invite = registration.create_invite(
+        session, settings, organization_id=principal.organization_id, now=utcnow()
+    )
+    base = public_base_url(request, settings).rstrip("/")
+    return InviteRead(
+        url=f"{base}/lti/register?{urlencode({'invite': invite.token})}",
+        expires_at=invite.row.expires_at,
+    )
+
+
+@router.post(
+    "/keys/rotate",
+    response_model=KeyRead,
+    status_code=201,
+    summary="Rotate the tool's signing key (operator)",
+)
+def rotate_key(session: SessionDep, settings: SettingsDep, principal: Operator) -> KeyRead:
+    """The new key signs from now on; the old one stays in `/.well-known/jwks.json` for an
+    hour, so what it signed still verifies."""
+    try:
+        row = lti_keys.rotate(session, settings, now=utcnow())
+    except lti_keys.KeyFileUnusable as exc:
+        raise UnprocessableRequest(str(exc)) from None
+    return KeyRead(kid=row.kid, created_at=row.created_at)
+
+
+@questions_router.put(
+    "/{question_id}/attempts",
+    response_model=AttemptsRead,
+    summary="How many attempts a learner has from the LMS, and which counts",
+)
+def set_attempts(
+    question_id: str, body: AttemptsUpdate, session: SessionDep, principal: Instructor
+) -> AttemptsRead:
+    """`max_attempts` (default 1) answers per learner per placement; `attempt_policy`
+    `last` or `highest` is the one sent to the gradebook."""
+    question = question_service.get_question(session, principal.scope, question_id)
+    question.max_attempts = body.max_attempts
+    question.attempt_policy = body.attempt_policy
+    session.flush()
+    return AttemptsRead(
+        question_id=question.slug,
+        max_attempts=question.max_attempts,
+        attempt_policy="highest" if question.attempt_policy == "highest" else "last",
+    )
