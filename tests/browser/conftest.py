@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,13 +16,12 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 from playwright.sync_api import Browser, BrowserContext, Page
 
 from service.config import Settings
-from service.main import create_app
 from tests.conftest import ADMIN_KEY, auth
+from tests.support.live import live_service
 
 CHROMIUM = (
     os.environ.get("GRADER_CHROMIUM")
@@ -61,12 +57,6 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": ["--no-sandbox"]}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @dataclass
 class Live:
     base_url: str
@@ -89,35 +79,12 @@ class Live:
 @pytest.fixture
 def live(settings: Settings) -> Iterator[Live]:
     """The service on 127.0.0.1 with its background worker on (jobs run as in production)."""
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    app = create_app(
-        settings.model_copy(
-            update={
-                "worker_enabled": True,
-                "worker_poll_seconds": 0.2,
-                "public_base_url": base_url,
-                "port": port,
-            }
-        )
-    )
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the live server did not start")
-        time.sleep(0.05)
-    api = httpx.Client(base_url=base_url, headers=auth(ADMIN_KEY), timeout=30)
-    try:
-        yield Live(base_url=base_url, api=api, app=app)
-    finally:
-        api.close()
-        server.should_exit = True
-        thread.join(timeout=15)
+    with live_service(settings) as (base_url, app):
+        api = httpx.Client(base_url=base_url, headers=auth(ADMIN_KEY), timeout=30)
+        try:
+            yield Live(base_url=base_url, api=api, app=app)
+        finally:
+            api.close()
 
 
 @pytest.fixture

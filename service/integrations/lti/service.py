@@ -373,6 +373,13 @@ def _resource_link(
                 else " Ask your teacher to set it up."
             )
             raise LaunchRejected("This activity is not linked to a question." + hint)
+        if question.course_id != course.id:
+            # A link copied into another LMS course (or a hand-written custom parameter)
+            # must not open another course's question to this course's teachers.
+            raise LaunchRejected(
+                "This activity's question belongs to another course; add it to this course "
+                "through the tool's activity picker (deep linking)."
+            )
         link = LtiResourceLink(platform_id=platform.id, resource_link_id=link_id, question=question)
         link.question_id = question.id
         link.ags_scopes = []
