@@ -43,12 +43,14 @@ URLs, so a registration cannot make it send traffic off the machine.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import ipaddress
 import json
 import secrets
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -185,15 +187,17 @@ class HtmlForm:
 @dataclass(frozen=True)
 class _SigningKey:
     kid: str
+    # Kept loaded: cryptography checks an RSA key each time its PEM is loaded (~30 ms), and
+    # the package would load the PEM again for every signature.
+    private_key: rsa.RSAPrivateKey
     private_pem: str
     public_pem: str
 
     @classmethod
     def generate(cls) -> _SigningKey:
-        private_pem = new_rsa_key_pem().decode()
+        private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         public_pem = (
-            serialization.load_pem_private_key(private_pem.encode(), password=None)
-            .public_key()
+            private_key.public_key()
             .public_bytes(
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             )
@@ -202,7 +206,7 @@ class _SigningKey:
         # The package names keys by their JWK thumbprint (jwcrypto); use the same kid so the
         # id_tokens it signs match our published JWKS.
         kid = cast(str, Registration.get_jwk(public_pem)["kid"])
-        return cls(kid=kid, private_pem=private_pem, public_pem=public_pem)
+        return cls(kid, private_key, _private_pem(private_key).decode(), public_pem)
 
     def public_jwk(self) -> dict[str, Any]:
         return cast(dict[str, Any], Registration.get_jwk(self.public_pem))
@@ -240,9 +244,23 @@ class _Refused(Exception):
         return self.reason
 
 
+class _Registration(Registration):  # type: ignore[misc]
+    """The package's Registration given a loaded key object as its "PEM" (PyJWT signs with
+    either) and the kid we know: its get_kid() parses the private PEM on every signature."""
+
+    def __init__(self, key: _SigningKey) -> None:
+        self._key = key
+
+    def get_kid(self) -> str:
+        return self._key.kid
+
+
 def new_rsa_key_pem() -> bytes:
     """A fresh RSA private key (PKCS#8 PEM), e.g. to forge a token with a foreign key."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return _private_pem(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+
+
+def _private_pem(key: rsa.RSAPrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -348,6 +366,13 @@ def _with_query(url: str, params: Sequence[tuple[str, str]]) -> str:
     parts = urlsplit(url)
     query = urlencode([*parse_qsl(parts.query, keep_blank_values=True), *params])
     return urlunsplit(parts._replace(query=query))
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One default context for all our clients: httpx builds a new one (~35 ms, loading the
+    CA bundle) for every client otherwise, which made each JWKS fetch slow."""
+    return ssl.create_default_context()
 
 
 def _is_loopback_url(url: str) -> bool:
@@ -680,7 +705,9 @@ class LtiPlatform:
 
     def __init__(self, *, deployment_id: str = "deployment-1") -> None:
         # Bound now so the URLs exist before the server runs; uvicorn serves this socket.
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP, not the default 0: asyncio sets TCP_NODELAY only on sockets that say
+        # they are TCP, and without it every keep-alive request waited ~40 ms (Nagle).
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.bind(("127.0.0.1", 0))
         port = self._socket.getsockname()[1]
         self.base_url = f"http://127.0.0.1:{port}"
@@ -721,7 +748,7 @@ class LtiPlatform:
 
         # The platform's own side of the browser (/auth and its own pages): a client of its
         # own, so a test can pass a browser that only reaches the tool (e.g. a TestClient).
-        self._http = httpx.Client(timeout=10.0)
+        self._http = httpx.Client(timeout=10.0, verify=_ssl_context())
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -840,11 +867,11 @@ class LtiPlatform:
             extra["kid"] = kid
         elif key_pem is None:
             extra["kid"] = self.kid
-        key = key_pem if key_pem is not None else self.private_key_pem
         if alg == "none":
             return jwt.encode(dict(claims), "", algorithm="none", headers=extra)
         if alg.startswith("HS"):
-            return _sign_hmac(claims, key, alg, extra)
+            return _sign_hmac(claims, key_pem or self.private_key_pem, alg, extra)
+        key = key_pem if key_pem is not None else self._keys[-1].private_key
         return jwt.encode(dict(claims), key, algorithm=alg, headers=extra)
 
     def _registration(self, key: _SigningKey | None = None) -> Any:
@@ -852,12 +879,12 @@ class LtiPlatform:
         key = key or self._keys[-1]
         tool = self._tool
         registration = (
-            Registration()
+            _Registration(key)
             .set_iss(self.issuer)
             .set_client_id(self.client_id)
             .set_deployment_id(self.deployment_id)
             .set_platform_public_key(key.public_pem)
-            .set_platform_private_key(key.private_pem)
+            .set_platform_private_key(key.private_key)
         )
         if tool is not None:
             registration.set_launch_url(tool.target_link_uri).set_oidc_login_url(
@@ -1294,7 +1321,7 @@ class LtiPlatform:
         if not _is_loopback_url(tool.jwks_url):
             raise _Refused(401, "invalid_client", f"will not fetch non-loopback {tool.jwks_url}")
         try:
-            async with httpx.AsyncClient(timeout=5.0) as client:
+            async with httpx.AsyncClient(timeout=5.0, verify=_ssl_context()) as client:
                 answer = await client.get(tool.jwks_url)
             jwks = answer.json()
         except (httpx.HTTPError, ValueError) as exc:
