@@ -38,6 +38,15 @@ this module adds, on top:
 
 Every JWT error is a 4xx with a reason, never a 500. The platform only ever fetches loopback
 URLs, so a registration cannot make it send traffic off the machine.
+
+``LtiBrowser`` is the browser to pass to ``launch``: httpx's cookie jar sends Secure cookies
+over https only (so a tool's correct ``SameSite=None; Secure`` state cookie never came back
+over http://127.0.0.1) and ignores SameSite (so a Lax cookie, which breaks launches in real
+browsers, passed). It follows Chrome on both; a plain httpx.Client still works without them.
+
+Conventions: a line item's id is its URL (``lineitems``, ``scores``, ``launch(lineitem_id=)``);
+an lti_message_hint, a registration token and a deep-linking ``data`` value are each good for
+one use; a Score older than the last one for that user is answered 409 and not recorded.
 """
 
 from __future__ import annotations
@@ -46,6 +55,7 @@ import base64
 import functools
 import hashlib
 import hmac
+import http.cookiejar
 import ipaddress
 import json
 import secrets
@@ -53,7 +63,9 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
@@ -679,6 +691,84 @@ def _sign_hmac(
     return f"{header}.{payload}.{b64(signature)}"
 
 
+class _BrowserCookiePolicy(http.cookiejar.DefaultCookiePolicy):
+    """Cookie rules of a current browser (Chrome) that http.cookiejar lacks.
+
+    Secure cookies are sent to loopback over http (browsers treat localhost as a secure
+    context; the stdlib sends them over https only). SameSite=None without Secure is not
+    stored. While ``cross_site`` is set, only SameSite=None cookies are sent, a missing
+    SameSite counting as Lax (Chrome's default).
+    """
+
+    cross_site = False
+
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: urllib.request.Request) -> bool:
+        if _same_site(cookie) == "none" and not cookie.secure:
+            return False
+        return super().set_ok(cookie, request)
+
+    def return_ok_secure(
+        self, cookie: http.cookiejar.Cookie, request: urllib.request.Request
+    ) -> bool:
+        if cookie.secure and _is_loopback_url(request.get_full_url()):
+            return True
+        return super().return_ok_secure(cookie, request)
+
+    def return_ok(self, cookie: http.cookiejar.Cookie, request: urllib.request.Request) -> bool:
+        if self.cross_site and _same_site(cookie) != "none":
+            return False
+        return super().return_ok(cookie, request)
+
+
+def _same_site(cookie: http.cookiejar.Cookie) -> str:
+    for name in ("SameSite", "samesite", "Samesite"):
+        value = cookie.get_nonstandard_attr(name)
+        if value:
+            return value.lower()
+    return "lax"
+
+
+class LtiBrowser(httpx.Client):
+    """A test browser for launches: an httpx client with a browser's cookie rules
+    (``_BrowserCookiePolicy``). ``LtiPlatform`` marks the steps that cross from the
+    platform's pages to the tool (login initiation, the id_token form_post, the registration
+    initiation) as cross-site, as they are in production; on 127.0.0.1 a browser would call
+    the two one site, so a plain httpx.Client would let a SameSite=Lax state cookie pass.
+    """
+
+    def __init__(self, *, timeout: float = 10.0) -> None:
+        self.cookie_policy = _BrowserCookiePolicy()
+        self.cookie_jar = http.cookiejar.CookieJar(self.cookie_policy)
+        super().__init__(cookies=self.cookie_jar, timeout=timeout, verify=_ssl_context())
+
+    def build_request(self, *args: Any, **kwargs: Any) -> httpx.Request:
+        request = super().build_request(*args, **kwargs)
+        # httpx copies the cookies into a jar with the default policy for each request, so
+        # ours would only judge Set-Cookie; the Cookie header is chosen again here by it.
+        # (Cookies passed to a single request are dropped: tests have no need for them.)
+        stand_in = urllib.request.Request(str(request.url), method=request.method)
+        self.cookie_jar.add_cookie_header(stand_in)
+        header = stand_in.get_header("Cookie")
+        if header:
+            request.headers["Cookie"] = header
+        else:
+            request.headers.pop("Cookie", None)
+        return request
+
+
+@contextmanager
+def _cross_site(browser: httpx.Client, crossing: bool = True) -> Iterator[None]:
+    """While a request goes from one site's page to the other (LtiBrowser only)."""
+    if not crossing or not isinstance(browser, LtiBrowser):
+        yield
+        return
+    browser.cookie_policy.cross_site = True
+    try:
+        yield
+    finally:
+        browser.cookie_policy.cross_site = False
+
+
 class _Server(uvicorn.Server):
     """uvicorn that says when it is listening, so start() waits without polling."""
 
@@ -1024,7 +1114,8 @@ class LtiPlatform:
             target_link_uri=target_link_uri,
         )
         method = "POST" if use_post else "GET"
-        answer = self._send(browser, method, login.url, login.params)
+        with _cross_site(browser):
+            answer = self._send(browser, method, login.url, login.params)
         auth_request = self._auth_request_in(answer)
         if auth_request is None:
             return answer
@@ -1041,7 +1132,8 @@ class LtiPlatform:
         fields = dict(form.fields)
         if replace_id_token is not None:
             fields["id_token"] = replace_id_token(unverified_claims(fields["id_token"]))
-        return self._send(browser, "POST", form.action, list(fields.items()))
+        with _cross_site(browser):
+            return self._send(browser, "POST", form.action, list(fields.items()))
 
     def _auth_request_in(self, answer: httpx.Response) -> HtmlForm | None:
         """The tool's authentication request to /auth: a redirect, or a form it submits."""
@@ -1065,7 +1157,7 @@ class LtiPlatform:
     ) -> httpx.Response:
         """One browser request, never following redirects. The platform's own URLs go
         through its own client: it sets no cookies, so nothing a browser would carry is lost."""
-        client = self._http if url.startswith(self.base_url + "/") else browser
+        client = self._http if self._is_platform_url(url) else browser
         if method == "GET":
             return client.get(_with_query(url, fields) if fields else url, follow_redirects=False)
         return client.post(
@@ -1096,7 +1188,12 @@ class LtiPlatform:
                 replaced.add(name)
                 kept.append((name, extra[name]))
         kept.extend((name, value) for name, value in extra.items() if name not in replaced)
-        return self._send(browser, form.method, form.action, kept)
+        crossing = self._is_platform_url(str(response.url)) != self._is_platform_url(form.action)
+        with _cross_site(browser, crossing):
+            return self._send(browser, form.method, form.action, kept)
+
+    def _is_platform_url(self, url: str) -> bool:
+        return url.startswith(self.base_url + "/")
 
     def valid_id_token_claims(
         self,
@@ -1672,7 +1769,8 @@ class LtiPlatform:
                 ("registration_token", self.new_registration_token()),
             ],
         )
-        return browser.get(url, follow_redirects=False)
+        with _cross_site(browser):
+            return browser.get(url, follow_redirects=False)
 
     def openid_configuration(self) -> dict[str, Any]:
         return {

@@ -9,8 +9,10 @@ own jti, nonce and users, so the tests do not depend on each other's order.
 from __future__ import annotations
 
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
+from http.cookiejar import Cookie
 from typing import Any
 
 import httpx
@@ -32,6 +34,7 @@ from tests.lti.platform import (
     SCOPE_RESULT_READONLY,
     SCOPE_SCORE,
     TOOL_CONFIGURATION,
+    LtiBrowser,
     LtiPlatform,
     PlatformUser,
     new_rsa_key_pem,
@@ -410,3 +413,51 @@ Two &amp; lines</textarea>
         ("answer", "Two & lines"),
         ("pick", "Two"),
     )
+
+
+def cookie(name: str, *, same_site: str | None, secure: bool) -> Cookie:
+    rest = {"SameSite": same_site} if same_site else {}
+    return Cookie(
+        0,
+        name,
+        "v",
+        None,
+        False,
+        "127.0.0.1",
+        False,
+        False,
+        "/",
+        True,
+        secure,
+        None,
+        False,
+        None,
+        None,
+        rest,
+    )
+
+
+def test_lti_browser_sends_cookies_as_a_browser_would() -> None:
+    with LtiBrowser() as browser:
+        for name, attribute, secure in [
+            ("none_secure", "None", True),
+            ("lax_secure", "Lax", True),
+            ("unset", None, False),
+        ]:
+            browser.cookie_jar.set_cookie(cookie(name, same_site=attribute, secure=secure))
+        insecure_none = cookie("none_insecure", same_site="None", secure=False)
+
+        same_site_request = browser.build_request("POST", "http://127.0.0.1:1/lti/launch")
+        browser.cookie_policy.cross_site = True
+        cross_site_request = browser.build_request("POST", "http://127.0.0.1:1/lti/launch")
+
+    # Secure goes to loopback over http; a cross-site request carries SameSite=None only;
+    # SameSite=None without Secure is not even stored.
+    assert sorted(same_site_request.headers["Cookie"].split("; ")) == [
+        "lax_secure=v",
+        "none_secure=v",
+        "unset=v",
+    ]
+    assert cross_site_request.headers["Cookie"] == "none_secure=v"
+    stand_in = urllib.request.Request("http://127.0.0.1:1/lti/login")
+    assert not browser.cookie_policy.set_ok(insecure_none, stand_in)
