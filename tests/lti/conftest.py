@@ -1,6 +1,6 @@
 """LTI tests: the service on a loopback port (its worker delivering scores) and a real LTI
 1.3 platform (tests/lti/platform.py, built on lti1p3platform) on another, talking to each
-other over real HTTP. A test's ``browser`` is an httpx client with its own cookies."""
+other over real HTTP. A test's ``agent`` is an httpx client with its own cookies."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlalchemy import Engine, func, select
 
 from service.config import Settings
 from tests.conftest import ADMIN_KEY, auth
-from tests.lti.platform import LtiPlatform
+from tests.lti.platform import LtiBrowser, LtiPlatform
 from tests.support.live import live_service
 
 T = TypeVar("T")
@@ -74,8 +74,9 @@ def platform(tool: Tool) -> Iterator[LtiPlatform]:
 
 
 @pytest.fixture
-def browser() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=30) as client:
+def agent() -> Iterator[httpx.Client]:
+    """Cookies as Chrome keeps them (SameSite, Secure): see tests/lti/platform.py."""
+    with LtiBrowser(timeout=30) as client:
         yield client
 
 

@@ -25,6 +25,7 @@ from tests.lti.platform import (
     MESSAGE_DEEP_LINKING,
     ROLE_LEARNER,
     ROLE_TA,
+    LtiBrowser,
     LtiPlatform,
     PlatformUser,
 )
@@ -57,15 +58,15 @@ def question_of(link: dict[str, Any]) -> str:
 
 
 def test_deep_linking_places_a_new_question_with_its_line_item(
-    tool: Tool, platform: LtiPlatform, browser: httpx.Client
+    tool: Tool, platform: LtiPlatform, agent: httpx.Client
 ) -> None:
-    picker = platform.launch(browser, user=TEACHER, message_type=MESSAGE_DEEP_LINKING)
+    picker = platform.launch(agent, user=TEACHER, message_type=MESSAGE_DEEP_LINKING)
     assert picker.status_code == 200
     # The picker is framed by the LMS: its origin, and no other, may embed it.
     assert f"frame-ancestors {platform.issuer}" in picker.headers["content-security-policy"]
     assert "This course has no questions yet" in picker.text
 
-    link = place_new_question(platform, browser, title="Secret talks", points="8")
+    link = place_new_question(platform, agent, title="Secret talks", points="8")
 
     claims = platform.deep_link_responses[-1]
     items = claims["https://purl.imsglobal.org/spec/lti-dl/claim/content_items"]
@@ -86,68 +87,68 @@ def test_deep_linking_places_a_new_question_with_its_line_item(
     assert link["lineitem_id"] in platform.lineitems
 
     # A second deep-linking launch lists it, and picking it places it again.
-    picker = platform.launch(browser, user=TEACHER, message_type=MESSAGE_DEEP_LINKING)
+    picker = platform.launch(agent, user=TEACHER, message_type=MESSAGE_DEEP_LINKING)
     assert "Secret talks" in picker.text
-    handoff = platform.submit_form(browser, picker, fields={"question_id": slug})
+    handoff = platform.submit_form(agent, picker, fields={"question_id": slug})
     assert handoff.status_code == 200
     # The hand-off posts to the LMS: its CSP allows that one form target.
     assert f"form-action 'self' {platform.issuer}" in handoff.headers["content-security-policy"]
-    assert platform.submit_form(browser, handoff).status_code == 200
+    assert platform.submit_form(agent, handoff).status_code == 200
     assert len(platform.deep_link_responses) == 2
 
 
 def test_a_learner_answers_and_the_gradebook_gets_the_score_then_the_override(
-    tool: Tool, platform: LtiPlatform, browser: httpx.Client
+    tool: Tool, platform: LtiPlatform, agent: httpx.Client
 ) -> None:
-    link = place_new_question(platform, browser)
+    link = place_new_question(platform, agent)
     slug = question_of(link)
-    learner_browser = httpx.Client(timeout=30)
-    page = launch_link(platform, learner_browser, link, user=LEARNER)
-    assert page.status_code == 200, page.text
-    assert PROMPT in page.text
-    assert 'name="answer"' in page.text
-    assert 'data-word-count="word-count"' in page.text
-    assert f"frame-ancestors {platform.issuer}" in page.headers["content-security-policy"]
+    with LtiBrowser(timeout=30) as learner_browser:
+        page = launch_link(platform, learner_browser, link, user=LEARNER)
+        assert page.status_code == 200, page.text
+        assert PROMPT in page.text
+        assert 'name="answer"' in page.text
+        assert 'data-word-count="word-count"' in page.text
+        assert f"frame-ancestors {platform.issuer}" in page.headers["content-security-policy"]
 
-    feedback = answer(platform, learner_browser, page, GOOD_ANSWER)
-    assert feedback.status_code == 200
-    assert "text/html" in feedback.headers["content-type"]
-    assert f"frame-ancestors {platform.issuer}" in feedback.headers["content-security-policy"]
+        feedback = answer(platform, learner_browser, page, GOOD_ANSWER)
+        assert feedback.status_code == 200
+        assert "text/html" in feedback.headers["content-type"]
+        assert f"frame-ancestors {platform.issuer}" in feedback.headers["content-security-policy"]
 
-    [stored] = submissions_of(tool, slug)
-    assert stored["learner_id"] == LEARNER.sub
-    [score] = scores_for(platform, link["lineitem_id"], 1)
-    assert score["userId"] == LEARNER.sub
-    assert score["scoreGiven"] == pytest.approx(stored["points"])
-    assert score["scoreMaximum"] == stored["max_points"] == 10
-    assert score["activityProgress"] == "Submitted"
-    expected_progress = "PendingManual" if stored["needs_review"] else "FullyGraded"
-    assert score["gradingProgress"] == expected_progress
-    assert score["comment"] == stored["result"]["summary"]
-    assert datetime.fromisoformat(score["timestamp"]).tzinfo is not None
+        [stored] = submissions_of(tool, slug)
+        assert stored["learner_id"] == LEARNER.sub
+        [score] = scores_for(platform, link["lineitem_id"], 1)
+        assert score["userId"] == LEARNER.sub
+        assert score["scoreGiven"] == pytest.approx(stored["points"])
+        assert score["scoreMaximum"] == stored["max_points"] == 10
+        assert score["activityProgress"] == "Submitted"
+        expected_progress = "PendingManual" if stored["needs_review"] else "FullyGraded"
+        assert score["gradingProgress"] == expected_progress
+        assert score["comment"] == stored["result"]["summary"]
+        assert datetime.fromisoformat(score["timestamp"]).tzinfo is not None
 
-    override = tool.api.post(
-        f"/v1/submissions/{stored['id']}/overrides",
-        json={"points": 9.5, "reason": "Explains the trade clearly."},
-    )
-    assert override.status_code == 201, override.text
-    scores = scores_for(platform, link["lineitem_id"], 2)
-    assert scores[1]["scoreGiven"] == 9.5
-    assert scores[1]["gradingProgress"] == "FullyGraded"
-    assert scores[1]["timestamp"] > scores[0]["timestamp"]
-    # The AGS token was got with a signed assertion (the platform checked it) and reused.
-    assert len(platform.token_requests) == 1
+        override = tool.api.post(
+            f"/v1/submissions/{stored['id']}/overrides",
+            json={"points": 9.5, "reason": "Explains the trade clearly."},
+        )
+        assert override.status_code == 201, override.text
+        scores = scores_for(platform, link["lineitem_id"], 2)
+        assert scores[1]["scoreGiven"] == 9.5
+        assert scores[1]["gradingProgress"] == "FullyGraded"
+        assert scores[1]["timestamp"] > scores[0]["timestamp"]
+        # The AGS token was got with a signed assertion (the platform checked it) and reused.
+        assert len(platform.token_requests) == 1
 
 
 def test_a_rescore_reposts_every_changed_score(
-    tool: Tool, platform: LtiPlatform, browser: httpx.Client
+    tool: Tool, platform: LtiPlatform, agent: httpx.Client
 ) -> None:
-    link = place_new_question(platform, browser)
+    link = place_new_question(platform, agent)
     slug = question_of(link)
     learners = [PlatformUser(sub=f"s{i}", name=f"S {i}", roles=(ROLE_LEARNER,)) for i in range(3)]
     answers = [GOOD_ANSWER, "They talked in secret about Turkey.", "A blockade of Cuba."]
     for user, text in zip(learners, answers, strict=True):
-        with httpx.Client(timeout=30) as student:
+        with LtiBrowser(timeout=30) as student:
             page = launch_link(platform, student, link, user=user)
             assert answer(platform, student, page, text).status_code == 200
     first = scores_for(platform, link["lineitem_id"], 3)
@@ -187,11 +188,11 @@ def test_a_rescore_reposts_every_changed_score(
 
 
 def test_one_attempt_by_default_then_the_highest_of_several(
-    tool: Tool, platform: LtiPlatform, browser: httpx.Client
+    tool: Tool, platform: LtiPlatform, agent: httpx.Client
 ) -> None:
-    link = place_new_question(platform, browser)
+    link = place_new_question(platform, agent)
     slug = question_of(link)
-    with httpx.Client(timeout=30) as student:
+    with LtiBrowser(timeout=30) as student:
         page = launch_link(platform, student, link, user=LEARNER)
         assert answer(platform, student, page, GOOD_ANSWER).status_code == 200
         # The same form again (a double click, a reload): nothing new is stored.
@@ -219,12 +220,12 @@ def test_one_attempt_by_default_then_the_highest_of_several(
 
 
 def test_an_instructor_launch_opens_the_console_on_the_question(
-    tool: Tool, platform: LtiPlatform, browser: httpx.Client
+    tool: Tool, platform: LtiPlatform, agent: httpx.Client
 ) -> None:
-    link = place_new_question(platform, browser)
+    link = place_new_question(platform, agent)
     slug = question_of(link)
     ta = PlatformUser(sub="ta-1", name="Tia Assistant", roles=(ROLE_TA,))
-    with httpx.Client(timeout=30) as ta_browser:
+    with LtiBrowser(timeout=30) as ta_browser:
         page = launch_link(platform, ta_browser, link, user=ta)
         assert page.status_code == 200, page.text
         assert "Open the console" in page.text
@@ -243,11 +244,11 @@ def test_an_instructor_launch_opens_the_console_on_the_question(
 
 
 def test_the_launch_works_without_cookies_and_refuses_a_state_cookie_of_another_login(
-    tool: Tool, platform: LtiPlatform, browser: httpx.Client
+    tool: Tool, platform: LtiPlatform, agent: httpx.Client
 ) -> None:
     """Inside an LMS iframe the browser may drop third-party cookies: the signed state
     alone carries the launch. When a state cookie does come back, it must match."""
-    link = place_new_question(platform, browser)
+    link = place_new_question(platform, agent)
 
     class NoCookies(httpx.Client):
         def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
@@ -261,11 +262,15 @@ def test_the_launch_works_without_cookies_and_refuses_a_state_cookie_of_another_
         assert answer(platform, cookieless, page, GOOD_ANSWER).status_code == 200
 
     launches = tool.count(LtiLaunch)
+    # A plain client (it sends every cookie it has, as an old browser would).
     with httpx.Client(timeout=30) as stale:
-        stale.cookies.set("grader_lti_state", "a-state-of-another-login", path="/lti/")
 
         def keep_stale_cookie(claims: dict[str, Any]) -> str:
-            stale.cookies.set("grader_lti_state", "a-state-of-another-login", path="/lti/")
+            # The state cookie the login just set is replaced by one of another login.
+            stale.cookies.clear()
+            stale.cookies.set(
+                "grader_lti_state", "a-state-of-another-login", domain="127.0.0.1", path="/lti/"
+            )
             return platform.sign_id_token(claims)
 
         refused = launch_link_with(platform, stale, link, keep_stale_cookie)
@@ -275,11 +280,11 @@ def test_the_launch_works_without_cookies_and_refuses_a_state_cookie_of_another_
 
 
 def launch_link_with(
-    platform: LtiPlatform, browser: httpx.Client, link: dict[str, Any], replace: Any
+    platform: LtiPlatform, agent: httpx.Client, link: dict[str, Any], replace: Any
 ) -> httpx.Response:
     item = link["content_item"]
     return platform.launch(
-        browser,
+        agent,
         user=LEARNER,
         context_id=link["context_id"],
         resource_link_id=link["id"],
@@ -290,14 +295,14 @@ def launch_link_with(
 
 
 def test_dynamic_registration_registers_the_platform_under_the_admins_organisation(
-    tool: Tool, browser: httpx.Client
+    tool: Tool, agent: httpx.Client
 ) -> None:
     invite = tool.api.post("/v1/lti/registrations")
     assert invite.status_code == 201, invite.text
     url = invite.json()["url"]
     assert url.startswith(f"{tool.base_url}/lti/register?invite=")
     with LtiPlatform.start() as lms:
-        answered = lms.start_dynamic_registration(browser, url)
+        answered = lms.start_dynamic_registration(agent, url)
         assert answered.status_code == 200, answered.text
         assert "The LMS is registered" in answered.text
         [sent] = lms.registrations
@@ -310,19 +315,19 @@ def test_dynamic_registration_registers_the_platform_under_the_admins_organisati
         assert platform["client_id"] == lms.client_id
         assert platform["deployment_ids"] == [lms.deployment_id]
         # Used once.
-        again = lms.start_dynamic_registration(browser, url)
+        again = lms.start_dynamic_registration(agent, url)
         assert again.status_code == 400
         assert "already used" in again.text
         # And the platform it registered launches.
-        link = place_new_question(lms, browser)
+        link = place_new_question(lms, agent)
         assert link["lineitem_id"]
 
 
 def test_a_registration_url_without_its_invitation_registers_nothing(
-    tool: Tool, browser: httpx.Client
+    tool: Tool, agent: httpx.Client
 ) -> None:
     with LtiPlatform.start() as lms:
-        answered = lms.start_dynamic_registration(browser, f"{tool.base_url}/lti/register")
+        answered = lms.start_dynamic_registration(agent, f"{tool.base_url}/lti/register")
     assert answered.status_code == 400
     assert "no invitation" in answered.text
     assert lms.registrations == []
@@ -330,7 +335,7 @@ def test_a_registration_url_without_its_invitation_registers_nothing(
 
 
 def test_key_rotation_keeps_the_old_key_published_and_signs_with_the_new(
-    tool: Tool, platform: LtiPlatform, browser: httpx.Client
+    tool: Tool, platform: LtiPlatform, agent: httpx.Client
 ) -> None:
     before = httpx.get(f"{tool.base_url}/.well-known/jwks.json").json()["keys"]
     assert [k["kty"] for k in before] == ["RSA"]
@@ -340,7 +345,7 @@ def test_key_rotation_keeps_the_old_key_published_and_signs_with_the_new(
     after = httpx.get(f"{tool.base_url}/.well-known/jwks.json").json()["keys"]
     assert {k["kid"] for k in after} == {before[0]["kid"], rotated.json()["kid"]}
     # What is signed now verifies at the platform with the new key.
-    place_new_question(platform, browser)
+    place_new_question(platform, agent)
     assert platform.deep_link_responses  # verified by the platform against our key set
 
 
@@ -351,17 +356,16 @@ def _b64(text: str) -> bytes:
 
 
 def test_a_platform_of_another_organisation_sees_only_its_own(
-    tool: Tool, platform: LtiPlatform, browser: httpx.Client
+    tool: Tool, platform: LtiPlatform, agent: httpx.Client
 ) -> None:
-    link = place_new_question(platform, browser)
+    link = place_new_question(platform, agent)
     made = tool.api.post("/v1/organizations", json={"id": "other-school", "name": "Other"})
     assert made.status_code == 201, made.text
-    other_admin = tool.client(made.json()["admin_key"]["key"])
-    with LtiPlatform.start() as other:
+    with tool.client(made.json()["admin_key"]["key"]) as other_admin, LtiPlatform.start() as other:
         other.register_tool(tool.base_url)
         register_manually(tool, other, api=other_admin)
         # A link naming the first school's question is refused: that id does not exist here.
-        refused = launch_link(other, browser, link, user=LEARNER)
+        refused = launch_link(other, agent, link, user=LEARNER)
         assert refused.status_code == 400
         assert "not linked to a question" in refused.text
         assert other_admin.get("/v1/lti/platforms").json()["items"][0]["issuer"] == other.issuer

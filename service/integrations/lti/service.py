@@ -268,23 +268,26 @@ def verify_launch(
     platform = PlatformRepository(session, Scope.system()).get(platform_id)
     if platform is None:
         raise LaunchRejected("The LMS that started this launch is no longer registered.")
-    kid = tokens.unverified_kid(id_token)
-    key_set = platform.jwks
-    if _find(key_set, kid) is None and _may_refetch(platform, now):
-        # The fetch is network I/O: no transaction (nor SQLite's write lock) is held.
-        end_read_phase(session)
-        fetched = _fetch_key_set(platform, settings)
-        platform.jwks_fetched_at = now
-        if fetched is not None:
-            platform.jwks = fetched
-            key_set = fetched
-    verified = tokens.verify_id_token(
-        id_token,
-        key_for=lambda wanted: _find(key_set, wanted),
-        issuer=platform.issuer,
-        client_id=platform.client_id,
-        nonce=nonce,
-    )
+    try:
+        kid = tokens.unverified_kid(id_token)
+        key_set = platform.jwks
+        if _find(key_set, kid) is None and _may_refetch(platform, now):
+            # The fetch is network I/O: no transaction (nor SQLite's write lock) is held.
+            end_read_phase(session)
+            fetched = _fetch_key_set(platform, settings)
+            platform.jwks_fetched_at = now
+            if fetched is not None:
+                platform.jwks = fetched
+                key_set = fetched
+        verified = tokens.verify_id_token(
+            id_token,
+            key_for=lambda wanted: _find(key_set, wanted),
+            issuer=platform.issuer,
+            client_id=platform.client_id,
+            nonce=nonce,
+        )
+    except tokens.TokenRejected as exc:
+        raise LaunchRejected(str(exc)) from None
     deployment = str(verified[claims.DEPLOYMENT_ID])
     if not PlatformRepository(session, Scope.system()).has_deployment(platform.id, deployment):
         raise LaunchRejected("This deployment of the tool is not registered with the service.")
