@@ -28,6 +28,7 @@ from service.domain.jobs.service import JobPolicy
 from service.domain.learners import service as learner_service
 from service.domain.rubrics.service import GraderCache
 from service.domain.sessions import service as session_service
+from service.domain.submissions import release
 from service.domain.submissions import service as submission_service
 from service.domain.submissions.service import ScoringPolicy
 from service.integrations.lti import keys as lti_keys
@@ -88,6 +89,7 @@ class Housekeeping:
             at = utcnow()
             lti_service.delete_expired(session, now=at)
             lti_keys.delete_retired(session, now=at)
+            release.sync_closed_gradebooks(session, at)
 
 
 # For callers of run_once without their own (Worker passes one per thread).

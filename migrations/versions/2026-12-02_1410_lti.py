@@ -147,6 +147,7 @@ def upgrade() -> None:
     with op.batch_alter_table('question', schema=None) as batch_op:
         batch_op.add_column(sa.Column('max_attempts', sa.Integer(), server_default='1', nullable=False))
         batch_op.add_column(sa.Column('attempt_policy', sa.String(length=16), server_default='last', nullable=False))
+        batch_op.add_column(sa.Column('gradebook_synced_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.create_check_constraint(batch_op.f('ck_question_max_attempts'), 'max_attempts >= 1')
         batch_op.create_check_constraint(
             batch_op.f('ck_question_attempt_policy'), "attempt_policy IN ('last', 'highest')"
@@ -184,6 +185,7 @@ def downgrade() -> None:
     with op.batch_alter_table('question', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('ck_question_attempt_policy'), type_='check')
         batch_op.drop_constraint(batch_op.f('ck_question_max_attempts'), type_='check')
+        batch_op.drop_column('gradebook_synced_at')
         batch_op.drop_column('attempt_policy')
         batch_op.drop_column('max_attempts')
 

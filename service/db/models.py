@@ -124,6 +124,9 @@ class Question(Base):
     # gets: "last" or "highest" (the API's submissions are the integration's business).
     max_attempts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     attempt_policy: Mapped[str] = mapped_column(String(16), default="last", server_default="last")
+    # When LMS gradebook scores were last posted again because feedback was released or
+    # hidden (an ``after_close`` release is noticed by the worker from this).
+    gradebook_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -374,3 +374,27 @@ def test_a_platform_of_another_organisation_sees_only_its_own(
             platform.issuer
         ]
     assert tool.count(Submission) == 0
+
+
+def test_held_back_feedback_reaches_the_gradebook_when_released(
+    tool: Tool, platform: LtiPlatform, agent: httpx.Client
+) -> None:
+    link = place_new_question(platform, agent)
+    slug = question_of(link)
+    mode = tool.api.put(f"/v1/questions/{slug}/feedback-release", json={"mode": "manual"})
+    assert mode.status_code == 200, mode.text
+    with LtiBrowser(timeout=30) as student:
+        page = launch_link(platform, student, link, user=LEARNER)
+        received = answer(platform, student, page, GOOD_ANSWER)
+        assert received.status_code == 200
+    [held] = scores_for(platform, link["lineitem_id"], 1)
+    # Before release the gradebook learns only that the answer was submitted.
+    assert held["gradingProgress"] == "Pending"
+    assert "scoreGiven" not in held
+    assert "comment" not in held
+    released = tool.api.post(f"/v1/questions/{slug}/feedback-release/release")
+    assert released.status_code == 200, released.text
+    [stored] = submissions_of(tool, slug)
+    shown = scores_for(platform, link["lineitem_id"], 2)[1]
+    assert shown["scoreGiven"] == pytest.approx(stored["points"])
+    assert shown["gradingProgress"] in ("FullyGraded", "PendingManual")

@@ -182,6 +182,16 @@ def enqueue_lti_score(session: Session, submission: Submission) -> CallbackDeliv
     return delivery
 
 
+def repost_question_scores(session: Session, question_id: str) -> int:
+    """Post every LMS gradebook score of a question again (its feedback was released or
+    hidden: what the gradebook may show changed although no score did)."""
+    posted = 0
+    for submission in LaunchRepository(session).latest_per_learner(question_id):
+        if enqueue_lti_score(session, submission) is not None:
+            posted += 1
+    return posted
+
+
 def _gradebook_attempt(row: Submission, *, shown: bool) -> ags.Attempt:
     """A submission as the gradebook may see it: held-back feedback goes as not scored."""
     latest = row.latest_result

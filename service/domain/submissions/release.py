@@ -17,6 +17,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from service.db.base import utcnow
@@ -96,6 +97,7 @@ def set_release(
     question.feedback_close_at = close_at.astimezone(UTC) if close_at is not None else None
     question.feedback_released_at = None
     session.flush()
+    _gradebooks_changed(session, question)
     return question
 
 
@@ -104,7 +106,40 @@ def release_now(session: Session, question: Question) -> Question:
     if question.feedback_released_at is None:
         question.feedback_released_at = utcnow()
         session.flush()
+        _gradebooks_changed(session, question)
     return question
+
+
+def _gradebooks_changed(session: Session, question: Question) -> None:
+    """LMS gradebooks (LTI) show a score only once it is released: post them again."""
+    # Imported here: the outbox reads this module's rule to build each score.
+    from service.domain.callbacks.service import repost_question_scores
+
+    repost_question_scores(session, question.id)
+    question.gradebook_synced_at = utcnow()
+
+
+def sync_closed_gradebooks(session: Session, now: datetime, *, limit: int = 20) -> int:
+    """Questions whose close time passed since their gradebooks were last posted (the
+    ``after_close`` mode releases by the clock, with no request to hang it on): the worker
+    posts their scores again."""
+    stmt = (
+        select(Question)
+        .where(
+            Question.feedback_release == ReleaseMode.AFTER_CLOSE.value,
+            Question.feedback_close_at <= now,
+            or_(
+                Question.gradebook_synced_at.is_(None),
+                Question.gradebook_synced_at < Question.feedback_close_at,
+            ),
+        )
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    questions = list(session.scalars(stmt))
+    for question in questions:
+        _gradebooks_changed(session, question)
+    return len(questions)
 
 
 def present_release(question: Question, now: datetime) -> FeedbackReleaseRead:

@@ -150,6 +150,23 @@ class LaunchRepository:
         )
         return self.session.scalars(stmt).all()
 
+    def latest_per_learner(self, question_id: str) -> list[Submission]:
+        """For each (placement, learner) of a question, their newest submission: one score
+        per gradebook cell to post again."""
+        stmt = (
+            select(Submission)
+            .where(
+                Submission.question_id == question_id,
+                Submission.lti_resource_link_id.is_not(None),
+            )
+            .options(selectinload(Submission.question))
+            .order_by(Submission.created_at, Submission.id)
+        )
+        latest: dict[tuple[object, str], Submission] = {}
+        for row in self.session.scalars(stmt):
+            latest[(row.lti_resource_link_id, row.learner_id)] = row
+        return list(latest.values())
+
     def count_attempts(self, link_id: uuid.UUID, learner_id: str) -> int:
         stmt = select(func.count()).where(
             Submission.lti_resource_link_id == link_id, Submission.learner_id == learner_id
