@@ -581,8 +581,13 @@ class LtiPlatform(Base):
     registered_by: Mapped[str] = mapped_column(String(16), default="manual")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    # The database deletes a platform's rows with it (ON DELETE CASCADE).
     deployments: Mapped[list[LtiDeployment]] = relationship(
-        back_populates="platform", lazy="raise", order_by="LtiDeployment.deployment_id"
+        back_populates="platform",
+        lazy="raise",
+        order_by="LtiDeployment.deployment_id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
     )
 
 

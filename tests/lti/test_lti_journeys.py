@@ -138,6 +138,20 @@ def test_a_learner_answers_and_the_gradebook_gets_the_score_then_the_override(
         assert scores[1]["timestamp"] > scores[0]["timestamp"]
         # The AGS token was got with a signed assertion (the platform checked it) and reused.
         assert len(platform.token_requests) == 1
+        # The admin sees the gradebook outbox: both scores delivered, newest first.
+        [registered] = tool.api.get("/v1/lti/platforms").json()["items"]
+        path = f"/v1/lti/platforms/{registered['id']}/scores"
+        outbox = wait_for(
+            lambda: (
+                items
+                if [r["status"] for r in (items := tool.api.get(path).json()["items"])]
+                == ["delivered", "delivered"]
+                else None
+            ),
+            "both scores recorded as delivered",
+        )
+        assert outbox[0]["url"] == link["lineitem_id"] + "/scores"
+        assert outbox[0]["attempt_log"][-1]["status_code"] == 200
 
 
 def test_a_rescore_reposts_every_changed_score(
