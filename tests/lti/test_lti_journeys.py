@@ -141,15 +141,12 @@ def test_a_learner_answers_and_the_gradebook_gets_the_score_then_the_override(
         # The admin sees the gradebook outbox: both scores delivered, newest first.
         [registered] = tool.api.get("/v1/lti/platforms").json()["items"]
         path = f"/v1/lti/platforms/{registered['id']}/scores"
-        outbox = wait_for(
-            lambda: (
-                items
-                if [r["status"] for r in (items := tool.api.get(path).json()["items"])]
-                == ["delivered", "delivered"]
-                else None
-            ),
-            "both scores recorded as delivered",
-        )
+
+        def delivered() -> list[dict[str, Any]] | None:
+            items: list[dict[str, Any]] = tool.api.get(path).json()["items"]
+            return items if [r["status"] for r in items] == ["delivered"] * 2 else None
+
+        outbox = wait_for(delivered, "both scores recorded as delivered")
         assert outbox[0]["url"] == link["lineitem_id"] + "/scores"
         assert outbox[0]["attempt_log"][-1]["status_code"] == 200
 
