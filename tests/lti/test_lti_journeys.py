@@ -135,6 +135,7 @@ def test_a_learner_answers_and_the_gradebook_gets_the_score_then_the_override(
         scores = scores_for(platform, link["lineitem_id"], 2)
         assert scores[1]["scoreGiven"] == 9.5
         assert scores[1]["gradingProgress"] == "FullyGraded"
+        assert "set the score to 9.5 out of 10" in scores[1]["comment"]
         assert scores[1]["timestamp"] > scores[0]["timestamp"]
         # The AGS token was got with a signed assertion (the platform checked it) and reused.
         assert len(platform.token_requests) == 1

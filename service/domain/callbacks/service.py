@@ -198,6 +198,12 @@ def _gradebook_attempt(row: Submission, *, shown: bool) -> ags.Attempt:
     if not shown:
         return ags.Attempt(row.created_at, "pending", None, None, False, None)
     comment = latest.details.get("summary") if latest is not None else None
+    if row.is_overridden and row.points is not None:
+        # The machine's summary names the machine's points; the teacher's score replaced them.
+        comment = (
+            f"Your teacher reviewed this answer and set the score to {row.points:g} out of "
+            f"{row.max_points or row.question.max_points:g}."
+        )
     return ags.Attempt(
         created_at=row.created_at,
         status=row.status,
