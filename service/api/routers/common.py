@@ -32,14 +32,24 @@ def document_problem_responses(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         document = generate()
         problem = {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}
-        for path_item in document.get("paths", {}).values():
+        page = {"schema": {"type": "string"}}
+        for path, path_item in document.get("paths", {}).items():
+            # The LTI endpoints answer a browser inside the LMS: their errors are pages.
+            errors = (
+                ("text/html", page)
+                if path.startswith("/lti/")
+                else (
+                    PROBLEM_MEDIA_TYPE,
+                    problem,
+                )
+            )
             for operation in path_item.values():
                 for response in operation.get("responses", {}).values():
                     content = response.get("content", {})
                     ref = content.get("application/json", {}).get("schema", {}).get("$ref", "")
                     if ref.endswith(("/ProblemDetail", "/HTTPValidationError")):
                         del content["application/json"]
-                        content[PROBLEM_MEDIA_TYPE] = problem
+                        content[errors[0]] = errors[1]
         schemas = document.get("components", {}).get("schemas", {})
         schemas.setdefault("ProblemDetail", ProblemDetail.model_json_schema())
         return document

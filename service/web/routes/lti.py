@@ -10,7 +10,7 @@ may drop third-party cookies inside the iframe).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import JSONResponse
@@ -35,6 +35,12 @@ from service.web.templating import render
 router = APIRouter(include_in_schema=True, tags=["LTI 1.3"])
 
 STATE_COOKIE = "grader_lti_state"
+REDIRECT_TO_PLATFORM: dict[int | str, dict[str, Any]] = {
+    302: {"description": "To the platform's authorisation endpoint (OIDC)."}
+}
+PAGE_OR_REDIRECT: dict[int | str, dict[str, Any]] = {
+    303: {"description": "A learner with no attempt left: to the feedback page."}
+}
 LAUNCH_PATH = "/lti/launch"
 
 
@@ -70,7 +76,13 @@ async def _login(request: Request, session: SessionDep, settings: SettingsDep) -
     return response
 
 
-@router.get("/lti/login", summary="LTI OIDC login initiation (GET)")
+@router.get(
+    "/lti/login",
+    summary="LTI OIDC login initiation (GET)",
+    status_code=302,
+    response_class=RedirectResponse,
+    responses=REDIRECT_TO_PLATFORM,
+)
 async def login_get(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     """Third-party initiated login: the platform sends `iss`, `login_hint`,
     `target_link_uri` (and `lti_message_hint`, `client_id`, `lti_deployment_id`); the tool
@@ -78,7 +90,13 @@ async def login_get(request: Request, session: SessionDep, settings: SettingsDep
     return await _login(request, session, settings)
 
 
-@router.post("/lti/login", summary="LTI OIDC login initiation (POST)")
+@router.post(
+    "/lti/login",
+    summary="LTI OIDC login initiation (POST)",
+    status_code=302,
+    response_class=RedirectResponse,
+    responses=REDIRECT_TO_PLATFORM,
+)
 async def login_post(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     return await _login(request, session, settings)
 
@@ -118,7 +136,12 @@ def _answer_page(
     )
 
 
-@router.post(LAUNCH_PATH, summary="LTI launch (the redirect URI, form_post)", response_model=None)
+@router.post(
+    LAUNCH_PATH,
+    summary="LTI launch (the redirect URI, form_post)",
+    response_class=HTMLResponse,
+    responses=PAGE_OR_REDIRECT,
+)
 def launch(
     request: Request,
     session: SessionDep,
@@ -194,7 +217,12 @@ def _to_console(
     return response
 
 
-@router.post("/lti/console", summary="Open the console from an instructor's launch")
+@router.post(
+    "/lti/console",
+    summary="Open the console from an instructor's launch",
+    status_code=303,
+    response_class=RedirectResponse,
+)
 def console(
     request: Request,
     session: SessionDep,
@@ -208,7 +236,12 @@ def console(
     return _to_console(request, session, settings, launch_row, link_question)
 
 
-@router.post("/lti/answer", summary="A learner's answer from the LTI answer page")
+@router.post(
+    "/lti/answer",
+    summary="A learner's answer from the LTI answer page",
+    status_code=303,
+    response_class=RedirectResponse,
+)
 def answer(
     request: Request,
     session: SessionDep,
@@ -267,7 +300,11 @@ def _picker(
     )
 
 
-@router.post("/lti/deep-link", summary="Place a question in the LMS (deep-linking response)")
+@router.post(
+    "/lti/deep-link",
+    summary="Place a question in the LMS (deep-linking response)",
+    response_class=HTMLResponse,
+)
 def deep_link(
     request: Request,
     session: SessionDep,
@@ -351,7 +388,11 @@ def _new_question_errors(form: dict[str, str]) -> dict[str, str]:
     return errors
 
 
-@router.get("/lti/register", summary="LTI Dynamic Registration (opened by the LMS)")
+@router.get(
+    "/lti/register",
+    summary="LTI Dynamic Registration (opened by the LMS)",
+    response_class=HTMLResponse,
+)
 def register(
     request: Request,
     session: SessionDep,
