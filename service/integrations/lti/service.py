@@ -302,9 +302,23 @@ def verify_launch(
     return VerifiedLaunch(platform, verified)
 
 
+# When each process last fetched a platform's key set. The stored ``jwks_fetched_at`` is
+# rolled back with a refused launch, so on its own it would let a stream of forged kids
+# trigger a fetch each; this throttle is per process (a replica fetching once more is fine).
+_last_fetch: dict[uuid.UUID, float] = {}
+
+
 def _may_refetch(platform: LtiPlatform, now: datetime) -> bool:
     fetched = platform.jwks_fetched_at
-    return fetched is None or (now - fetched).total_seconds() >= JWKS_REFETCH_SECONDS
+    if fetched is not None and (now - fetched).total_seconds() < JWKS_REFETCH_SECONDS:
+        return False
+    last = _last_fetch.get(platform.id)
+    if last is not None and time.monotonic() - last < JWKS_REFETCH_SECONDS:
+        return False
+    if len(_last_fetch) > 10_000:  # bounded: platforms are few; a leak is not
+        _last_fetch.clear()
+    _last_fetch[platform.id] = time.monotonic()
+    return True
 
 
 @dataclass(frozen=True)
