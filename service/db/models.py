@@ -581,8 +581,14 @@ class LtiPlatform(Base):
     registered_by: Mapped[str] = mapped_column(String(16), default="manual")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    # Deleted with the platform by the database (ON DELETE CASCADE): without the cascade
+    # here the ORM would first set a loaded deployment's platform_id to NULL, which fails.
     deployments: Mapped[list[LtiDeployment]] = relationship(
-        back_populates="platform", lazy="raise", order_by="LtiDeployment.deployment_id"
+        back_populates="platform",
+        lazy="raise",
+        order_by="LtiDeployment.deployment_id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
     )
 
 

@@ -52,10 +52,15 @@ def tool_configuration(base: str) -> ToolConfiguration:
 def platform_values(body: PlatformCreate) -> PlatformValues:
     """A validated body as the service registers it. An issuer that is a bare origin loses
     its trailing slash (``https://lms.example.edu/`` is what admins paste, the id_token says
-    ``https://lms.example.edu``); one with a path is kept exactly, as the LMS sends it."""
+    ``https://lms.example.edu``); one with a path is kept exactly, as the LMS sends it.
+    (The API's check was ``count("/") <= 2``, true only of an issuer without a slash to
+    drop, so a pasted ``https://lms.example.edu/`` was kept and its launches refused.)"""
+    issuer = body.issuer
+    if urlsplit(issuer).path == "/" and not urlsplit(issuer).query:
+        issuer = issuer.rstrip("/")
     return PlatformValues(
         name=body.name,
-        issuer=body.issuer.rstrip("/") if body.issuer.count("/") <= 2 else body.issuer,
+        issuer=issuer,
         client_id=body.client_id,
         auth_login_url=str(body.auth_login_url),
         token_url=str(body.token_url),
