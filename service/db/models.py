@@ -581,7 +581,8 @@ class LtiPlatform(Base):
     registered_by: Mapped[str] = mapped_column(String(16), default="manual")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    # The database deletes a platform's rows with it (ON DELETE CASCADE).
+    # Deleted with the platform by the database (ON DELETE CASCADE): without the cascade
+    # here the ORM would first set a loaded deployment's platform_id to NULL, which fails.
     deployments: Mapped[list[LtiDeployment]] = relationship(
         back_populates="platform",
         lazy="raise",

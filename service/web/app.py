@@ -8,7 +8,7 @@ from starlette.types import Scope
 
 from service.web.errors import install_page_errors
 from service.web.routes import landing, lti
-from service.web.routes.console import admin, auth, home, questions, review, rubrics
+from service.web.routes.console import admin, auth, home, lms, questions, review, rubrics
 from service.web.security import CsrfMiddleware, PageFormGuard
 from service.web.templating import STATIC_DIR
 
@@ -22,6 +22,7 @@ CONSOLE_ROUTERS = [
     questions.router,
     rubrics.router,
     admin.router,
+    lms.router,
 ]
 
 

@@ -817,6 +817,7 @@ class LtiPlatform:
         self._tool: ToolRegistration | None = None
         self._tool_jwks: dict[str, Any] | None = None
         self._pending: dict[str, _PendingLaunch] = {}
+        self._course_pages: dict[str, tuple[LoginInitiation, str]] = {}  # hint -> page
         self._deep_link_requests: dict[str, _PendingLaunch] = {}
         self._users: dict[str, PlatformUser] = {}
         self._auth_nonces: set[str] = set()
@@ -1324,6 +1325,7 @@ class LtiPlatform:
                 Route("/token", self._token, methods=["POST"]),
                 Route("/deep_link_return", self._deep_link_return, methods=["POST"]),
                 Route("/return", self._return, methods=["GET"]),
+                Route("/course-page", self._course_page, methods=["GET"]),
                 Route(items, self._lineitems, methods=["GET", "POST"]),
                 Route(item, self._lineitem, methods=["GET", "PUT", "DELETE"]),
                 Route(item + "/scores", self._scores, methods=["POST"]),
@@ -1333,6 +1335,37 @@ class LtiPlatform:
 
     async def _jwks(self, request: Request) -> Response:
         return JSONResponse(self.jwks())
+
+    # A course page with the activity in an iframe --------------------------------------------
+
+    def course_page_url(self, login: LoginInitiation, *, title: str = "Activity") -> str:
+        """The URL of a course page of this platform that embeds the launch ``login`` (from
+        ``prepare_launch``) in an ``<iframe>``, as an LMS shows an activity to a learner in a
+        real browser: the iframe starts at the tool's login initiation."""
+        with self._lock:
+            self._course_pages[login.lti_message_hint] = (login, title)
+        return f"{self.base_url}/course-page?{urlencode({'hint': login.lti_message_hint})}"
+
+    async def _course_page(self, request: Request) -> Response:
+        hint = request.query_params.get("hint", "")
+        with self._lock:
+            found = self._course_pages.get(hint)
+            # A page for a launch still pending only: /auth consumes the hint, once.
+            usable = found is not None and hint in self._pending
+        if found is None or not usable:
+            return PlainTextResponse("no launch is pending for this hint", status_code=404)
+        login, title = found
+        with self._lock:
+            pending = self._pending[hint]
+        src = _with_query(login.url, login.params)
+        return HTMLResponse(
+            '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            f"<title>{escape(pending.context_title)} · LTI test platform</title></head><body>"
+            f"<header><p>LTI test platform · {escape(pending.context_title)}</p></header>"
+            f"<main><h1>{escape(title)}</h1>"
+            f'<iframe src="{escape(src)}" title="{escape(title)}" width="960" height="720" '
+            'allow="clipboard-write"></iframe></main></body></html>'
+        )
 
     async def _return(self, request: Request) -> Response:
         return HTMLResponse("<!doctype html><title>Back in the course</title><p>Back.</p>")

@@ -84,6 +84,17 @@ ROWS = [
     Row("GET", "/console/courses", admins()),
     Row("POST", "/console/courses", admins(422), {"id": ""}),
     Row("POST", "/console/courses/{course_id}/instructors", admins(422), {}),
+    Row("GET", "/console/lms", admins()),
+    Row("POST", "/console/lms/platforms", admins(422), {"name": ""}),
+    Row("POST", "/console/lms/registrations", admins(201), {}),
+    Row(
+        "POST",
+        "/console/lms/platforms/{platform_id}/deployments",
+        admins(303),
+        {"deployment_id": "d-2"},
+    ),
+    Row("GET", "/console/lms/platforms/{platform_id}/remove", admins()),
+    Row("POST", "/console/lms/platforms/{platform_id}/remove", admins(303), {}),
 ]
 EXCLUDED = {("POST", "/console/sign-in"), ("POST", "/console/sign-out")}  # test_console_sessions
 
@@ -117,7 +128,23 @@ def world(settings: Settings) -> Any:
         create_key(admin_api, "instructor", "Victim")
         keys = admin_api.get("/v1/keys").json()["items"]
         key_id = next(k["id"] for k in keys if k["name"] == "Victim")
+        # An LMS of the default organisation, at loopback URLs the module's settings allow.
+        lms = "http://127.0.0.1:9"
+        platform = admin_api.post(
+            "/v1/lti/platforms",
+            json={
+                "name": "Test LMS",
+                "issuer": lms,
+                "client_id": "client-1",
+                "auth_login_url": f"{lms}/auth",
+                "token_url": f"{lms}/token",
+                "jwks_url": f"{lms}/jwks",
+                "deployment_ids": ["d-1"],
+            },
+        )
+        assert platform.status_code == 201, platform.text
         values = {
+            "platform_id": platform.json()["id"],
             "slug": Q,
             "submission_id": posted.json()["id"],
             "job_id": job,
@@ -145,6 +172,9 @@ def settings(database_url: str, engine: Engine) -> Settings:
         bootstrap_admin_key=SecretStr(ADMIN_KEY),
         worker_enabled=False,
         trusted_hosts="127.0.0.1,localhost,testserver",
+        # As tests/conftest.py: an LMS registered at loopback URLs (never connected to).
+        callback_allow_http=True,
+        callback_allowed_hosts="127.0.0.1/32",
     )
 
 

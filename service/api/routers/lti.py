@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated
-from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Query, Request, Response
 
@@ -14,12 +13,12 @@ from service.api.deps import Admin, Instructor, Operator, SessionDep, SettingsDe
 from service.api.links import public_base_url
 from service.api.routers.common import AUTH_ERRORS
 from service.db.base import utcnow
-from service.db.models import LtiPlatform
 from service.domain.callbacks.schemas import DeliveryRead
 from service.domain.questions import service as question_service
 from service.errors import UnprocessableRequest
-from service.integrations.lti import claims, registration
+from service.integrations.lti import admin as lti_admin
 from service.integrations.lti import keys as lti_keys
+from service.integrations.lti import registration
 from service.integrations.lti import service as lti_service
 from service.integrations.lti.repository import PlatformRepository
 from service.integrations.lti.schemas import (
@@ -39,45 +38,17 @@ router = APIRouter(prefix="/v1/lti", tags=["LTI 1.3"], responses=AUTH_ERRORS)
 questions_router = APIRouter(prefix="/v1/questions", tags=["questions"], responses=AUTH_ERRORS)
 
 
-def present_platform(platform: LtiPlatform) -> PlatformRead:
-    return PlatformRead(
-        id=platform.id,
-        name=platform.name,
-        issuer=platform.issuer,
-        client_id=platform.client_id,
-        auth_login_url=platform.auth_login_url,
-        token_url=platform.token_url,
-        jwks_url=platform.jwks_url,
-        deployment_ids=[d.deployment_id for d in platform.deployments],
-        registered_by="dynamic" if platform.registered_by == "dynamic" else "manual",
-        created_at=platform.created_at,
-    )
-
-
-def tool_configuration(base: str) -> ToolConfiguration:
-    return ToolConfiguration(
-        tool_name=registration.TOOL_NAME,
-        domain=urlsplit(base).netloc,
-        login_url=f"{base}/lti/login",
-        launch_url=f"{base}/lti/launch",
-        deep_linking_url=f"{base}/lti/launch",
-        jwks_url=f"{base}/.well-known/jwks.json",
-        scopes=[claims.SCOPE_LINEITEM, claims.SCOPE_RESULT_READONLY, claims.SCOPE_SCORE],
-        custom_parameters="",
-    )
-
-
 @router.get("/tool", response_model=ToolConfiguration, summary="The values to paste into an LMS")
 def get_tool(request: Request, settings: SettingsDep, principal: Admin) -> ToolConfiguration:
     """Moodle: Site administration > Plugins > External tool > Manage tools > configure a tool
     manually; Canvas: Developer Keys > + LTI Key. See README "Connect your LMS"."""
-    return tool_configuration(public_base_url(request, settings).rstrip("/"))
+    return lti_admin.tool_configuration(public_base_url(request, settings).rstrip("/"))
 
 
 @router.get("/platforms", response_model=PlatformList, summary="Your organisation's LMSs")
 def list_platforms(session: SessionDep, principal: Admin) -> PlatformList:
     platforms = lti_service.list_platforms(session, principal.scope)
-    return PlatformList(items=[present_platform(p) for p in platforms])
+    return PlatformList(items=[lti_admin.present_platform(p) for p in platforms])
 
 
 @router.post(
@@ -91,28 +62,21 @@ def create_platform(
 ) -> PlatformRead:
     """Its URLs must pass the outbound rules (public https, unless allowed by
     `GRADER_CALLBACK_ALLOWED_HOSTS`); `(issuer, client_id)` is unique in the deployment."""
-    values = lti_service.PlatformValues(
-        name=body.name,
-        issuer=body.issuer.rstrip("/") if body.issuer.count("/") <= 2 else body.issuer,
-        client_id=body.client_id,
-        auth_login_url=str(body.auth_login_url),
-        token_url=str(body.token_url),
-        jwks_url=str(body.jwks_url),
-        deployment_ids=body.deployment_ids,
-    )
     platform = lti_service.register_platform(
         session,
         settings,
         organization_id=principal.organization_id,
-        values=values,
+        values=lti_admin.platform_values(body),
         registered_by="manual",
     )
-    return present_platform(platform)
+    return lti_admin.present_platform(platform)
 
 
 @router.get("/platforms/{platform_id}", response_model=PlatformRead, summary="One LMS")
 def get_platform(platform_id: uuid.UUID, session: SessionDep, principal: Admin) -> PlatformRead:
-    return present_platform(lti_service.get_platform(session, principal.scope, platform_id))
+    return lti_admin.present_platform(
+        lti_service.get_platform(session, principal.scope, platform_id)
+    )
 
 
 @router.delete("/platforms/{platform_id}", status_code=204, summary="Unregister an LMS")
@@ -133,7 +97,9 @@ def add_deployment(
     platform_id: uuid.UUID, body: DeploymentCreate, session: SessionDep, principal: Admin
 ) -> PlatformRead:
     platform = lti_service.get_platform(session, principal.scope, platform_id)
-    return present_platform(lti_service.add_deployment(session, platform, body.deployment_id))
+    return lti_admin.present_platform(
+        lti_service.add_deployment(session, platform, body.deployment_id)
+    )
 
 
 @router.get(
@@ -166,11 +132,7 @@ def create_registration(
     invite = registration.create_invite(
         session, settings, organization_id=principal.organization_id, now=utcnow()
     )
-    base = public_base_url(request, settings).rstrip("/")
-    return InviteRead(
-        url=f"{base}/lti/register?{urlencode({'invite': invite.token})}",
-        expires_at=invite.row.expires_at,
-    )
+    return lti_admin.invite_read(public_base_url(request, settings).rstrip("/"), invite)
 
 
 @router.post(
