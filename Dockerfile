@@ -1,4 +1,5 @@
-# API image. The same commands as `make run`: migrate, then serve.
+# API image: `grader migrate`, then `grader serve` (docker-compose.yml runs them as separate
+# services, plus `grader worker`). Runs as an unprivileged user.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -12,13 +13,16 @@ COPY service ./service
 COPY migrations ./migrations
 COPY rubrics ./rubrics
 # Editable install keeps migrations/ and alembic.ini beside the package, where
-# `python -m service migrate` looks for them.
+# `grader migrate` looks for them; it also installs the `grader` command.
 RUN pip install --no-cache-dir -c constraints.txt -e . \
-    && useradd --system --uid 10001 grader \
+    && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin grader \
     && mkdir -p /app/data && chown grader /app/data
-USER grader
+USER 10001
 
 EXPOSE 8000
+# Shell form, so $GRADER_PORT is read when the check runs: a container started with
+# another GRADER_PORT is probed where it listens. /healthz: the process answers; the
+# compose file probes /readyz (database reachable too).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s \
-    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"
-CMD ["sh", "-c", "python -m service migrate && exec python -m service serve"]
+    CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:${GRADER_PORT:-8000}/healthz', timeout=2)"
+CMD ["sh", "-c", "grader migrate && exec grader serve"]
