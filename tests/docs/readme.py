@@ -26,6 +26,7 @@ _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
 _SECRET = re.compile(r"^(grk|whsec)_")
 _URL = re.compile(r"^https?://")
+_ADDRESS = re.compile(r"^[\w.-]+:\d+$")  # host:port, as in an LTI tool's "domain"
 ELLIPSES = ("...", "…")
 
 
@@ -85,7 +86,7 @@ def sample_responses(blocks: list[Block]) -> dict[int, Block]:
 
 def _varies(value: Any) -> bool:
     return isinstance(value, str) and any(
-        pattern.match(value) for pattern in (_UUID, _TIMESTAMP, _SECRET, _URL)
+        pattern.match(value) for pattern in (_UUID, _TIMESTAMP, _SECRET, _URL, _ADDRESS)
     )
 
 
@@ -105,8 +106,9 @@ def json_mismatches(sample: Any, actual: Any, path: str = "$") -> list[str]:
     The rule: the same keys at every level of every object, and the same JSON types; lists
     show a prefix of the real items (at least one if the real list has any, none only if it
     has none); values are equal, except strings that vary from run to run (UUIDs,
-    timestamps, keys and secrets, URLs), which only need to be strings, and a sample
-    string ending in "..." or "…", which stands for any string starting with what precedes.
+    timestamps, keys and secrets, URLs and host:port addresses), which need only be such
+    strings too, and a sample string ending in "..." or "…", which stands for any string
+    starting with what precedes it.
     """
     if not _same_type(sample, actual):
         return [f"{path}: the README shows {sample!r}, the service answered {actual!r}"]

@@ -15,7 +15,7 @@ with a fresh SQLite file and ``GRADER_BOOTSTRAP_ADMIN_KEY`` set).
 - A ```` ```json ```` sample after a runnable block is compared with the block's last line
   of output, by the rule of ``readme.json_mismatches``: same keys at every level, same
   types, equal values except those that vary from run to run (ids, timestamps, keys and
-  secrets, URLs) and strings the README shortens with "...".
+  secrets, URLs, host:port addresses) and strings the README shortens with "...".
 - The blocks run in a scratch folder holding links to the repository's ``examples/`` and the
   virtual environment (``.venv``), so files the README writes (``scores.csv``) land there.
 """
