@@ -126,3 +126,26 @@ def test_readme_runs_as_written(server: Server, tmp_path: Path) -> None:
         mismatches = json_mismatches(json.loads(sample.text), json.loads(printed[-1]))
         problems += [f"README.md line {sample.line}: {problem}" for problem in mismatches]
     assert not problems, "sample responses differ from the real ones:\n" + "\n".join(problems)
+
+
+def test_first_block_makes_an_admin_key_when_none_is_given(server: Server, tmp_path: Path) -> None:
+    """A reader who did not copy the key `make run` printed gets one from the command line."""
+    process, env = server
+    first = next(b for b in fenced_blocks(README.read_text(encoding="utf-8")) if b.runnable)
+    work = _scratch_folder(tmp_path / "work")
+    (work / "first.sh").write_text(first.text)
+    script = (
+        f"{PRELUDE}BASE={shlex.quote(process.base_url)}\nunset ADMIN\nsource first.sh\n"
+        'curl -s "$BASE/v1/keys" -H "Authorization: Bearer $ADMIN" > /dev/null\n'
+        'test "$ADMIN" != "$BOOTSTRAP"\n'
+    )
+    done = subprocess.run(
+        ["bash", "-c", script],
+        cwd=work,
+        env={**env, "BOOTSTRAP": ADMIN_KEY},
+        capture_output=True,
+        text=True,
+        timeout=SESSION_TIMEOUT_SECONDS,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
