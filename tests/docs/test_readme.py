@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -50,6 +51,9 @@ Server = tuple[ServerProcess, dict[str, str]]
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    # Fail, not skip: CI must prove the README, and the README asks for exactly these tools.
+    missing = [tool for tool in ("bash", "curl", "python3") if shutil.which(tool) is None]
+    assert not missing, f"the README's commands need {', '.join(missing)} on PATH"
     folder = tmp_path_factory.mktemp("readme-server")
     env = service_env(
         f"sqlite:///{folder / 'grader.db'}", {"GRADER_BOOTSTRAP_ADMIN_KEY": ADMIN_KEY}
