@@ -1,4 +1,10 @@
-"""Error responses shared by routes, for the OpenAPI document."""
+"""Error responses shared by routes, for the OpenAPI document.
+
+Every operation's problem ``code`` values are listed under its responses, worked out here
+in one place rather than by hand per route: what every keyed operation can answer (401,
+403, 429, 503), what every operation with a body can answer (413, and 415 for JSON), the
+404/409 a route declares, and the extra codes a route names with ``problems(...)``.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from service.api.problems import PROBLEM_MEDIA_TYPE, ProblemDetail
+from service.errors import PROBLEM_TYPE_BASE
 
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ProblemDetail, "description": "Missing, invalid or revoked API key"},
@@ -19,9 +26,96 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ProblemDetail, "description": "Not found"}
 }
 
+# Every problem `code` the API sends, its status and what it means to a client (the table
+# in docs/api.md). tests/api/test_openapi_docs.py checks each is really raised somewhere.
+PROBLEM_CODES: dict[str, tuple[int, str]] = {
+    "unauthorized": (401, "No API key, or an unknown or revoked one."),
+    "forbidden": (403, "The key's role (or organisation, or course) may not do this."),
+    "not_found": (404, "No such object, or not one the key may see."),
+    "conflict": (409, "The object exists already, or the change would break a rule."),
+    "feedback_link_expired": (410, "The feedback link is older than its lifetime."),
+    "payload_too_large": (413, "The body is larger than GRADER_MAX_BODY_BYTES."),
+    "unsupported_media_type": (415, "The body is not sent as application/json."),
+    "validation_error": (422, "A field is missing or invalid; `errors` lists each one."),
+    "rubric_invalid": (422, "The rubric cannot be used; `field` names the part."),
+    "unprocessable": (422, "Well-formed, but it breaks a rule (the detail says which)."),
+    "callback_refused": (422, "The callback URL may not receive callbacks."),
+    "idempotency_key_reused": (422, "The Idempotency-Key was used with a different body."),
+    "invalid_cursor": (422, "The cursor is not a next_cursor of this listing."),
+    "invalid_feedback_release": (422, "close_at is missing or not allowed for the mode."),
+    "rate_limited": (429, "Too many requests for this key or address; see Retry-After."),
+    "database_unavailable": (503, "The database is unavailable; nothing was stored."),
+    "commit_outcome_unknown": (503, "The connection broke while saving; retry the same key."),
+}
+PROBLEM_CODES_KEY = "x-problem-codes"
+KEYED_CODES = ("unauthorized", "forbidden", "rate_limited", "database_unavailable")
+
+
+def problems(*codes: str) -> dict[str, Any]:
+    """``openapi_extra`` for a route: the codes it can return beyond the systematic ones."""
+    unknown = [code for code in codes if code not in PROBLEM_CODES]
+    if unknown:
+        raise ValueError(f"unknown problem codes {unknown}: add them to PROBLEM_CODES")
+    return {PROBLEM_CODES_KEY: list(codes)}
+
+
+def _operation_codes(operation: dict[str, Any], method: str) -> list[str]:
+    """The codes an operation can return, in status order."""
+    responses = operation.get("responses", {})
+    codes: list[str] = list(operation.pop(PROBLEM_CODES_KEY, []))
+    if "401" in responses:  # a keyed operation (the routers' AUTH_ERRORS)
+        codes += KEYED_CODES
+        if method != "get":  # only a write can break during COMMIT
+            codes.append("commit_outcome_unknown")
+    if "422" in responses or operation.get("parameters") or "requestBody" in operation:
+        codes.append("validation_error")
+    body = operation.get("requestBody", {}).get("content", {})
+    if body:
+        # BodySizeLimitMiddleware refuses any large body; the problem handler any non-JSON one.
+        codes.append("payload_too_large")
+        if "application/json" in body:
+            codes.append("unsupported_media_type")
+    if "404" in responses:
+        codes.append("not_found")
+    if "409" in responses:
+        codes.append("conflict")
+    unique = dict.fromkeys(codes)
+    return sorted(unique, key=lambda code: (PROBLEM_CODES[code][0], list(unique).index(code)))
+
+
+def _example(code: str) -> dict[str, Any]:
+    status, meaning = PROBLEM_CODES[code]
+    return {
+        "type": PROBLEM_TYPE_BASE + code.replace("_", "-"),
+        "title": code.replace("_", " ").capitalize(),
+        "status": status,
+        "detail": meaning,
+        "code": code,
+    }
+
+
+def _document_codes(operation: dict[str, Any], method: str) -> None:
+    """List each status's codes in its description, ``x-problem-codes`` and examples."""
+    by_status: dict[str, list[str]] = {}
+    for code in _operation_codes(operation, method):
+        by_status.setdefault(str(PROBLEM_CODES[code][0]), []).append(code)
+    responses = operation.setdefault("responses", {})
+    for status, codes in by_status.items():
+        response = responses.setdefault(status, {"description": PROBLEM_CODES[codes[0]][1]})
+        listed = ", ".join(f"`{code}`" for code in codes)
+        lead = str(response["description"]).rstrip(".")
+        response["description"] = f"{lead}. Problem `code`: {listed}."
+        response[PROBLEM_CODES_KEY] = codes
+        response["content"] = {
+            PROBLEM_MEDIA_TYPE: {
+                "schema": {"$ref": "#/components/schemas/ProblemDetail"},
+                "examples": {code: {"value": _example(code)} for code in codes},
+            }
+        }
+
 
 def document_problem_responses(app: FastAPI) -> None:
-    """Document error bodies as they are sent: ``application/problem+json``.
+    """Document error bodies as they are sent: ``application/problem+json``, with codes.
 
     FastAPI lists every response model under ``application/json`` and adds its own 422
     shape (``HTTPValidationError``) to routes that declare none; both would make the
@@ -30,26 +124,24 @@ def document_problem_responses(app: FastAPI) -> None:
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
         document = generate()
         problem = {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}
         page = {"schema": {"type": "string"}}
         for path, path_item in document.get("paths", {}).items():
             # The LTI endpoints answer a browser inside the LMS: their errors are pages.
-            errors = (
-                ("text/html", page)
-                if path.startswith("/lti/")
-                else (
-                    PROBLEM_MEDIA_TYPE,
-                    problem,
-                )
-            )
-            for operation in path_item.values():
+            browser = path.startswith("/lti/")
+            errors = ("text/html", page) if browser else (PROBLEM_MEDIA_TYPE, problem)
+            for method, operation in path_item.items():
                 for response in operation.get("responses", {}).values():
                     content = response.get("content", {})
                     ref = content.get("application/json", {}).get("schema", {}).get("$ref", "")
                     if ref.endswith(("/ProblemDetail", "/HTTPValidationError")):
                         del content["application/json"]
                         content[errors[0]] = errors[1]
+                if not browser:
+                    _document_codes(operation, method)
         schemas = document.get("components", {}).get("schemas", {})
         schemas.setdefault("ProblemDetail", ProblemDetail.model_json_schema())
         return document
