@@ -62,7 +62,8 @@ def problems(*codes: str) -> dict[str, Any]:
 def _operation_codes(operation: dict[str, Any], method: str) -> list[str]:
     """The codes an operation can return, in status order."""
     responses = operation.get("responses", {})
-    codes: list[str] = list(operation.pop(PROBLEM_CODES_KEY, []))
+    named: list[str] = operation.pop(PROBLEM_CODES_KEY, [])
+    codes: list[str] = []
     if "401" in responses:  # a keyed operation (the routers' AUTH_ERRORS)
         codes += KEYED_CODES
         if method != "get":  # only a write can break during COMMIT
@@ -79,7 +80,7 @@ def _operation_codes(operation: dict[str, Any], method: str) -> list[str]:
         codes.append("not_found")
     if "409" in responses:
         codes.append("conflict")
-    unique = dict.fromkeys(codes)
+    unique = dict.fromkeys([*codes, *named])  # the route's own codes after the common ones
     return sorted(unique, key=lambda code: (PROBLEM_CODES[code][0], list(unique).index(code)))
 
 

@@ -24,6 +24,12 @@ def export_submissions(
     principal: Instructor,
     filters: Annotated[SubmissionFilter, Query()],
 ) -> StreamingResponse:
+    """Streams a CSV of submissions with their effective scores (override, else machine
+    score), filtered like `GET /v1/submissions`; changes nothing.
+
+    Who: instructor (its courses) or admin (the organisation). UTF-8 with a header row; cells
+    that a spreadsheet would run as formulas are escaped.
+    """
     # Streamed from its own session: the request's session closes before the body is sent.
     rows = export_service.submission_rows(
         request.app.state.read_sessionmaker, filters, scope=principal.scope

@@ -11,6 +11,10 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz", summary="Process is alive")
 def healthz() -> dict[str, str]:
+    """Liveness: answers 200 while the process runs; checks nothing else and changes nothing.
+
+    Who: anyone (no key). Use it for a container's liveness probe.
+    """
     return {"status": "ok"}
 
 
@@ -20,6 +24,11 @@ def healthz() -> dict[str, str]:
     responses={503: {"description": "Not ready; the body says which check failed"}},
 )
 def readyz(request: Request) -> JSONResponse:
+    """Readiness: 200 when the database answers and the rubrics are loaded, else 503 naming the
+    check that failed; changes nothing.
+
+    Who: anyone (no key). Use it for a load balancer's or orchestrator's readiness probe.
+    """
     checks = {
         "database": "ok",
         "rubrics": "ok" if request.app.state.rubrics_loaded else "not loaded",
