@@ -115,6 +115,55 @@ def _document_codes(operation: dict[str, Any], method: str) -> None:
         }
 
 
+def _allows_null(schema: dict[str, Any]) -> bool:
+    members = schema.get("anyOf", [schema])
+    return any(member.get("type") == "null" for member in members)
+
+
+def _restore_nulls(value: Any, schema: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """Put back the ``null`` values FastAPI strips from examples.
+
+    FastAPI serialises the document with ``exclude_none``, which also drops every ``None``
+    inside an example, so an example of a required, nullable field (``revoked_at: null``)
+    would no longer match its own schema. Only required properties are restored.
+    """
+    if "$ref" in schema:
+        schema = schemas.get(schema["$ref"].rsplit("/", 1)[1], {})
+    if isinstance(value, list):
+        for item in value:
+            _restore_nulls(item, schema.get("items", {}), schemas)
+        return
+    if not isinstance(value, dict):
+        return
+    candidates = [schema, *schema.get("anyOf", [])]
+    for candidate in candidates:
+        if "$ref" in candidate:
+            candidate = schemas.get(candidate["$ref"].rsplit("/", 1)[1], {})
+        properties = candidate.get("properties", {})
+        if not properties or not set(value) <= set(properties):
+            continue
+        for name in candidate.get("required", []):
+            if name not in value and _allows_null(properties[name]):
+                value[name] = None
+        for name, item in value.items():
+            _restore_nulls(item, properties[name], schemas)
+        return
+
+
+def _restore_example_nulls(document: dict[str, Any]) -> None:
+    schemas = document.get("components", {}).get("schemas", {})
+    for schema in schemas.values():
+        for example in schema.get("examples", []):
+            _restore_nulls(example, schema, schemas)
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            bodies = [operation.get("requestBody", {}), *operation["responses"].values()]
+            for body in bodies:
+                for media in body.get("content", {}).values():
+                    if "example" in media:
+                        _restore_nulls(media["example"], media.get("schema", {}), schemas)
+
+
 def document_problem_responses(app: FastAPI) -> None:
     """Document error bodies as they are sent: ``application/problem+json``, with codes.
 
@@ -145,6 +194,7 @@ def document_problem_responses(app: FastAPI) -> None:
                     _document_codes(operation, method)
         schemas = document.get("components", {}).get("schemas", {})
         schemas.setdefault("ProblemDetail", ProblemDetail.model_json_schema())
+        _restore_example_nulls(document)
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from sqlalchemy.orm import Session
 
 from service.api import links, ratelimit
@@ -155,8 +155,26 @@ def create_submission(
     return _run_idempotent(session, principal, idempotency_key, request, body, action, settings)
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_BATCH_CREATE_EXAMPLES: list[JsonValue] = [
+    {
+        "items": [
+            {
+                "question_id": "photosynthesis-1",
+                "learner_id": "moodle-user-4822",
+                "answer": "They make sugar.",
+            },
+            {"question_id": "photosynthesis-1", "learner_id": "moodle-user-4823", "answer": ""},
+        ]
+    }
+]
+
+
 class BatchCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={"examples": _BATCH_CREATE_EXAMPLES}, extra="forbid"
+    )
 
     items: Annotated[
         list[Any],
@@ -173,7 +191,77 @@ class BatchItemResult(BaseModel):
     error: ProblemDetail | None = None
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_BATCH_RESULT_EXAMPLES: list[JsonValue] = [
+    {
+        "created": 1,
+        "failed": 1,
+        "items": [
+            {
+                "index": 0,
+                "status": 201,
+                "submission": {
+                    "id": "fb9076db-4b7b-4d4e-a5aa-c3a05f173879",
+                    "question_id": "photosynthesis-1",
+                    "learner_id": "moodle-user-4822",
+                    "answer": "They make sugar.",
+                    "status": "scored",
+                    "created_at": "2026-12-02T15:08:37.242577Z",
+                    "points": 3.5,
+                    "max_points": 5.0,
+                    "overridden": False,
+                    "needs_review": False,
+                    "result": {
+                        "view": "student",
+                        "points": 3.5,
+                        "max_points": 5.0,
+                        "score": 0.7,
+                        "needs_review": False,
+                        "summary": "You scored 3.5 out of 5 and covered 1 of 1 key ideas.",
+                        "covered": [
+                            {
+                                "feedback": "You named the products.",
+                                "your_words": [{"start": 10, "end": 15, "text": "sugar"}],
+                            }
+                        ],
+                        "missed": [],
+                        "advisories": [],
+                        "rubric_version": 2,
+                        "scorer_version": "2.3.0",
+                        "scored_at": "2026-12-02T15:08:37.242897Z",
+                    },
+                    "feedback_url": "https://grader.riverside.example/v1/feedback/b3B0ebLGRgSeaMukmClFxaerEvHTcKHoecoC_FejO1s",
+                    "message": None,
+                    "feedback_released": True,
+                    "scoring_error": None,
+                },
+                "error": None,
+            },
+            {
+                "index": 1,
+                "status": 422,
+                "submission": None,
+                "error": {
+                    "type": "https://grader.example.org/problems/validation-error",
+                    "title": "Invalid request",
+                    "status": 422,
+                    "detail": "answer: String should have at least 1 character",
+                    "code": "validation_error",
+                    "instance": None,
+                    "errors": [
+                        {"field": "answer", "message": "String should have at least 1 character"}
+                    ],
+                },
+            },
+        ],
+    }
+]
+
+
 class BatchResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": _BATCH_RESULT_EXAMPLES})
+
     created: int
     failed: int
     items: list[BatchItemResult]
