@@ -271,3 +271,9 @@ def test_docs_enabled_by_default_serves_the_document() -> None:
     response = TestClient(create_app(Settings(database_url="sqlite://"))).get("/openapi.json")
     assert response.status_code == 200
     assert response.json()["paths"].keys() == DOCUMENT["paths"].keys()
+
+
+def test_docs_api_md_lists_exactly_the_problem_codes() -> None:
+    text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (\d{3}) \| `([a-z_]+)` \| (.+) \|$", text, flags=re.MULTILINE)
+    assert {code: (int(status), meaning) for status, code, meaning in rows} == PROBLEM_CODES
