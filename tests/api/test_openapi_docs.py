@@ -215,6 +215,11 @@ def test_request_examples_are_accepted_by_the_service(
     )[0]
     answered = lms.post("/v1/submissions", json={**submission, "question_id": question_id})
     assert answered.status_code == 201, answered.text
+    # The CSV export's example has the real header row.
+    csv_example = _operation("GET", "/v1/exports/submissions.csv")["responses"]["200"]
+    exported = client.get("/v1/exports/submissions.csv").text
+    example_text = csv_example["content"]["text/csv"]["example"]
+    assert exported.splitlines()[0] == example_text.splitlines()[0]
     for method, path in [
         ("POST", "/v1/keys"),
         ("POST", "/v1/courses"),
