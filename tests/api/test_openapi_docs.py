@@ -213,21 +213,32 @@ def test_request_examples_are_accepted_by_the_service(
     submission = _examples(
         _operation("POST", "/v1/submissions")["requestBody"]["content"]["application/json"]
     )[0]
-    answered = lms.post("/v1/submissions", json={**submission, "question_id": question_id})
+    assert submission["question_id"] == question_id  # the examples tell one story
+    answered = lms.post("/v1/submissions", json=submission)
     assert answered.status_code == 201, answered.text
     # The CSV export's example has the real header row.
     csv_example = _operation("GET", "/v1/exports/submissions.csv")["responses"]["200"]
     exported = client.get("/v1/exports/submissions.csv").text
     example_text = csv_example["content"]["text/csv"]["example"]
     assert exported.splitlines()[0] == example_text.splitlines()[0]
-    for method, path in [
-        ("POST", "/v1/keys"),
-        ("POST", "/v1/courses"),
-        ("PUT", "/v1/organization/embedding"),
+    submission_id = answered.json()["id"]
+    # Every example of these bodies, in an order where each finds what it names.
+    for caller, method, path in [
+        (client, "POST", "/v1/organizations"),
+        (client, "POST", "/v1/courses"),
+        (client, "POST", "/v1/keys"),
+        (client, "PUT", "/v1/organization/embedding"),
+        (client, "PUT", "/v1/questions/{question_id}/feedback-release"),
+        (client, "PUT", "/v1/questions/{question_id}/attempts"),
+        (client, "POST", "/v1/submissions/{submission_id}/overrides"),
+        (client, "POST", "/v1/questions/{question_id}/calibrate"),
+        (lms, "POST", "/v1/submissions/batch"),
     ]:
-        body = _examples(_operation(method, path)["requestBody"]["content"]["application/json"])[0]
-        response = client.request(method, path, json=body)
-        assert response.status_code in (200, 201), (method, path, response.text)
+        media = _operation(method, path)["requestBody"]["content"]["application/json"]
+        url = path.format(question_id=question_id, submission_id=submission_id)
+        for body in _examples(media):
+            response = caller.request(method, url, json=body)
+            assert response.status_code in (200, 201), (method, path, response.text)
 
 
 class _References(HTMLParser):
