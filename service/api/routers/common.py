@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from service.api.problems import PROBLEM_MEDIA_TYPE, ProblemDetail
-from service.errors import PROBLEM_TYPE_BASE
+from service.errors import PROBLEM_TYPE_BASE, DomainError
 
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ProblemDetail, "description": "Missing, invalid or revoked API key"},
@@ -68,7 +68,7 @@ def _operation_codes(operation: dict[str, Any], method: str) -> list[str]:
         codes += KEYED_CODES
         if method != "get":  # only a write can break during COMMIT
             codes.append("commit_outcome_unknown")
-    if "422" in responses or operation.get("parameters") or "requestBody" in operation:
+    if operation.get("parameters") or "requestBody" in operation:
         codes.append("validation_error")
     body = operation.get("requestBody", {}).get("content", {})
     if body:
@@ -84,11 +84,35 @@ def _operation_codes(operation: dict[str, Any], method: str) -> list[str]:
     return sorted(unique, key=lambda code: (PROBLEM_CODES[code][0], list(unique).index(code)))
 
 
-def _example(code: str) -> dict[str, Any]:
+# Titles of the problems the handlers build themselves (service/api/problems.py, the body
+# size middleware, the rate limiter); the DomainError classes carry their own.
+HANDLER_TITLES = {
+    "payload_too_large": "Content Too Large",
+    "unsupported_media_type": "Unsupported Media Type",
+    "validation_error": "Invalid request",
+    "rate_limited": "Too Many Requests",
+    "database_unavailable": "Service unavailable",
+    "commit_outcome_unknown": "Service unavailable",
+}
+
+
+def _domain_titles() -> dict[str, str]:
+    """``code`` -> ``title`` of every DomainError subclass defined so far (all of them, once
+    the routers are imported)."""
+    titles: dict[str, str] = {}
+    pending: list[type[DomainError]] = [DomainError]
+    while pending:
+        cls = pending.pop()
+        titles.setdefault(cls.code, cls.title)
+        pending += cls.__subclasses__()
+    return titles
+
+
+def _example(code: str, titles: dict[str, str]) -> dict[str, Any]:
     status, meaning = PROBLEM_CODES[code]
     return {
         "type": PROBLEM_TYPE_BASE + code.replace("_", "-"),
-        "title": code.replace("_", " ").capitalize(),
+        "title": titles.get(code, HANDLER_TITLES.get(code, "Error")),
         "status": status,
         "detail": meaning,
         "code": code,
@@ -101,6 +125,11 @@ def _document_codes(operation: dict[str, Any], method: str) -> None:
     for code in _operation_codes(operation, method):
         by_status.setdefault(str(PROBLEM_CODES[code][0]), []).append(code)
     responses = operation.setdefault("responses", {})
+    if "422" in responses and "422" not in by_status:
+        # AUTH_ERRORS names 422 on every route; one without parameters or body cannot fail
+        # validation.
+        del responses["422"]
+    titles = _domain_titles()
     for status, codes in by_status.items():
         response = responses.setdefault(status, {"description": PROBLEM_CODES[codes[0]][1]})
         listed = ", ".join(f"`{code}`" for code in codes)
@@ -110,7 +139,7 @@ def _document_codes(operation: dict[str, Any], method: str) -> None:
         response["content"] = {
             PROBLEM_MEDIA_TYPE: {
                 "schema": {"$ref": "#/components/schemas/ProblemDetail"},
-                "examples": {code: {"value": _example(code)} for code in codes},
+                "examples": {code: {"value": _example(code, titles)} for code in codes},
             }
         }
 
