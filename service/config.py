@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     # exist. GRADER_METRICS_ENABLED=false turns it off even with a token.
     metrics_enabled: bool = True
     metrics_token: Annotated[SecretStr | None, Field(min_length=16)] = None
+    # The API reference (/docs, /redoc, /openapi.json, served from installed assets, never
+    # a CDN). GRADER_DOCS_ENABLED=false removes all three, e.g. on a public deployment.
+    docs_enabled: bool = True
     # Deployment exposure (README "Deployment settings"). Idempotency records are kept this
     # many days, then a retry with the same key counts as a new request; the worker deletes
     # them.

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
@@ -58,6 +59,16 @@ log = logging.getLogger(__name__)
 
 DOCS_URL = "/docs"
 REDOC_URL = "/redoc"
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+API_DESCRIPTION = """\
+Every request except the health checks, the feedback links and the LTI browser endpoints
+needs `Authorization: Bearer <API key>`; each operation says which role (operator, admin,
+instructor, integration) may call it.
+
+Errors are RFC 9457 problem details (`application/problem+json`) with a stable `code`;
+each operation lists the codes it can return under its responses. See `docs/api.md` for
+the table of codes.
+"""
 
 
 class DatabaseNotMigrated(RuntimeError):
@@ -124,6 +135,25 @@ def csrf_secret(factory: sessionmaker[Session], settings: Settings) -> str:
         return session_service.deployment_secret(session)
 
 
+def _make_app(settings: Settings, lifespan: Lifespan) -> FastAPI:
+    """The FastAPI object, with the API reference or (``docs_enabled=false``) without it."""
+    details: dict[str, Any] = {
+        "title": "Assessment grading service",
+        "version": "0.1.0",
+        "summary": "Scores short free-text answers by rubric keyword coverage and TF-IDF "
+        "similarity, stores every submission and explains each score.",
+        "description": API_DESCRIPTION,
+        "lifespan": lifespan,
+    }
+    if not settings.docs_enabled:
+        # No /docs, /redoc or /openapi.json (and no static assets); `app.openapi()` still
+        # builds the document for tests and tools in the same process.
+        return FastAPI(docs_url=None, redoc_url=None, openapi_url=None, **details)
+    # Swagger UI and ReDoc from the fastapi-offline package's own copies, never a CDN: the
+    # reference must work on a school network without internet access.
+    return FastAPIOffline(docs_url=DOCS_URL, redoc_url=REDOC_URL, **details)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -158,14 +188,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await run_in_threadpool(worker.stop)
             engine.dispose()
 
-    # Swagger UI and ReDoc from the fastapi-offline package's own copies, never a CDN.
-    app = FastAPIOffline(
-        title="Assessment grading service",
-        version="0.1.0",
-        summary="Scores short free-text answers by rubric keyword coverage and TF-IDF "
-        "similarity, stores every submission and explains each score.",
-        lifespan=lifespan,
-    )
+    app = _make_app(settings, lifespan)
     app.state.settings = settings
     app.state.graders = GraderCache(settings.grader_cache_size)
     app.state.rubrics_loaded = False

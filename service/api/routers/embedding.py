@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from service.api.deps import Admin, SessionDep
-from service.api.routers.common import AUTH_ERRORS
+from service.api.routers.common import AUTH_ERRORS, problems
 from service.domain.organizations import service as organization_service
 from service.domain.organizations.schemas import EmbeddingRead, EmbeddingUpdate
 
@@ -18,6 +18,11 @@ router = APIRouter(prefix="/v1/organization", tags=["organisations"], responses=
     summary="Origins allowed to embed your students' feedback pages (admin)",
 )
 def get_embedding(session: SessionDep, principal: Admin) -> EmbeddingRead:
+    """Returns the origins (LMS sites) allowed to embed your students' feedback pages;
+    changes nothing.
+
+    Who: admin of the organisation.
+    """
     return EmbeddingRead(
         origins=organization_service.embed_origins(session, principal.organization_id)
     )
@@ -27,10 +32,16 @@ def get_embedding(session: SessionDep, principal: Admin) -> EmbeddingRead:
     "/embedding",
     response_model=EmbeddingRead,
     summary="Set the origins allowed to embed your students' feedback pages (admin)",
+    openapi_extra=problems("unprocessable"),
 )
 def set_embedding(body: EmbeddingUpdate, session: SessionDep, principal: Admin) -> EmbeddingRead:
-    """Replaces the list. The feedback page then answers with `Content-Security-Policy:
-    frame-ancestors` naming these origins (and `GRADER_FRAME_ANCESTORS`), and no others."""
+    """Replaces the list of origins allowed to embed your students' feedback pages.
+
+    Who: admin of the organisation. The feedback page then answers with
+    `Content-Security-Policy: frame-ancestors` naming these origins (and
+    `GRADER_FRAME_ANCESTORS`), and no others. 422 `unprocessable` for an origin that is not
+    https.
+    """
     origins = organization_service.set_embed_origins(
         session, principal.organization_id, body.origins
     )

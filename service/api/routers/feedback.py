@@ -7,7 +7,7 @@ from starlette.responses import HTMLResponse
 
 from service.api.deps import SessionDep, SettingsDep
 from service.api.problems import ProblemDetail
-from service.api.routers.common import NOT_FOUND
+from service.api.routers.common import NOT_FOUND, problems
 from service.db.base import utcnow
 from service.domain.submissions import release
 from service.domain.submissions import service as submission_service
@@ -28,6 +28,7 @@ router = APIRouter(prefix="/v1/feedback", tags=["students"])
         410: {"model": ProblemDetail, "description": "The link has expired"},
         200: {"content": {"text/html": {}}, "description": "JSON, or the page for a browser"},
     },
+    openapi_extra=problems("feedback_link_expired", "rate_limited"),
 )
 def get_feedback(
     request: Request,
@@ -36,9 +37,12 @@ def get_feedback(
     session: SessionDep,
     settings: SettingsDep,
 ) -> FeedbackRead | HTMLResponse:
-    """Before the question releases feedback, only that the answer was received.
+    """A student's own score and feedback; changes nothing.
 
-    A browser (``Accept: text/html``) gets the student's feedback page; programs get JSON.
+    Who: anyone holding the link (no key: the link is the credential, and unknown links count as
+    failed credentials, rate limited per address). Before the question releases feedback, only
+    that the answer was received. A browser (`Accept: text/html`) gets the student's feedback
+    page; programs get JSON. 410 `feedback_link_expired` after the link's lifetime.
     """
     now = utcnow()
     submission = submission_service.get_by_feedback_token(

@@ -8,18 +8,43 @@ from service.db.session import SQLITE_BEGIN_OPTION
 
 router = APIRouter(tags=["health"])
 
+READY_EXAMPLE = {"status": "ready", "checks": {"database": "ok", "rubrics": "ok"}}
+NOT_READY_EXAMPLE = {
+    "status": "not ready",
+    "checks": {"database": "unavailable (OperationalError)", "rubrics": "ok"},
+}
 
-@router.get("/healthz", summary="Process is alive")
+
+@router.get(
+    "/healthz",
+    summary="Process is alive",
+    responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}},
+)
 def healthz() -> dict[str, str]:
+    """Liveness: answers 200 while the process runs; checks nothing else and changes nothing.
+
+    Who: anyone (no key). Use it for a container's liveness probe.
+    """
     return {"status": "ok"}
 
 
 @router.get(
     "/readyz",
     summary="Ready to serve: database reachable and rubrics loaded",
-    responses={503: {"description": "Not ready; the body says which check failed"}},
+    responses={
+        200: {"content": {"application/json": {"example": READY_EXAMPLE}}},
+        503: {
+            "description": "Not ready; the body says which check failed",
+            "content": {"application/json": {"example": NOT_READY_EXAMPLE}},
+        },
+    },
 )
 def readyz(request: Request) -> JSONResponse:
+    """Readiness: 200 when the database answers and the rubrics are loaded, else 503 naming the
+    check that failed; changes nothing.
+
+    Who: anyone (no key). Use it for a load balancer's or orchestrator's readiness probe.
+    """
     checks = {
         "database": "ok",
         "rubrics": "ok" if request.app.state.rubrics_loaded else "not loaded",

@@ -16,4 +16,9 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=AUTH_ERRORS)
     "/{job_id}", response_model=JobRead, summary="A background job's progress", responses=NOT_FOUND
 )
 def get_job(job_id: uuid.UUID, session: SessionDep, principal: Instructor) -> JobRead:
+    """Returns a background job's progress (rescoring): status, counts done and failed;
+    changes nothing.
+
+    Who: instructor of the question's course, or admin.
+    """
     return job_service.present_job(job_service.get_job(session, principal.scope, job_id))

@@ -25,6 +25,11 @@ LearnerPath = Annotated[LearnerId, Path(description="The learner id the LMS sent
     responses=NOT_FOUND,
 )
 def export_learner(learner_id: LearnerPath, session: SessionDep, principal: Admin) -> LearnerExport:
+    """Returns everything stored about one learner of your organisation (submissions,
+    results, overrides, deliveries); changes nothing.
+
+    Who: admin. For a data subject's access request. 404 when nothing is stored.
+    """
     return learner_service.export_learner(session, principal, learner_id)
 
 
@@ -37,8 +42,12 @@ def export_learner(learner_id: LearnerPath, session: SessionDep, principal: Admi
 def delete_learner(
     learner_id: LearnerPath, session: SessionDep, settings: SettingsDep, principal: Admin
 ) -> LearnerDeleted:
-    """Submissions, results, overrides, deliveries, feedback links, idempotency records
-    and copies in calibration data; an audit row keeps counts, not content."""
+    """Deletes everything stored about one learner of your organisation.
+
+    Who: admin. Submissions, results, overrides, deliveries, feedback links, idempotency
+    records and copies in calibration data; an audit row keeps counts, not content. 404 when
+    nothing is stored.
+    """
     key = settings.audit_hmac_key
     return learner_service.delete_learner(
         session,

@@ -42,7 +42,11 @@ def _present(organization: Organization) -> OrganizationRead:
 def create_organization(
     body: OrganizationCreate, session: SessionDep, _operator: Operator
 ) -> OrganizationCreated:
-    """The admin key is shown only in this response: hand it to the school's administrator."""
+    """Creates an organisation (a school), its default course and its first admin key.
+
+    Who: the deployment operator's key. The admin key is shown only in this response: hand it
+    to the school's administrator. 409 `conflict` when the id is taken.
+    """
     onboarded = onboarding.create_organization(session, body)
     key = onboarded.admin_key
     return OrganizationCreated(
@@ -54,6 +58,10 @@ def create_organization(
 
 @router.get("", response_model=OrganizationList, summary="List organisations (operator)")
 def list_organizations(session: SessionDep, _operator: Operator) -> OrganizationList:
+    """Lists the deployment's organisations; changes nothing.
+
+    Who: the deployment operator's key.
+    """
     return OrganizationList(
         items=[_present(o) for o in organization_service.list_organizations(session)]
     )

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Body, Path
 
 from service.api.deps import GradersDep, Instructor, Reader, SessionDep
 from service.api.problems import ProblemDetail
-from service.api.routers.common import AUTH_ERRORS, NOT_FOUND
+from service.api.routers.common import AUTH_ERRORS, NOT_FOUND, problems
 from service.db.base import utcnow
 from service.domain.jobs import service as job_service
 from service.domain.jobs.preview import preview_rescore
@@ -63,8 +63,12 @@ _RUBRIC_EXAMPLE = {
 
 @router.get("", response_model=QuestionList, summary="List the questions you may see")
 def list_questions(session: SessionDep, principal: Reader) -> QuestionList:
-    """Staff see their courses' questions; an integration its organisation's, without the
-    course and rubric version (never rubric internals)."""
+    """Lists the questions the key may see; changes nothing.
+
+    Who: instructor, admin or integration. Staff see their courses' questions with course and
+    rubric version; an integration its organisation's questions without them (never rubric
+    internals).
+    """
     questions = question_service.list_questions(session, principal.scope)
     return QuestionList(
         items=[question_service.present_question(q, full=principal.is_staff) for q in questions]
@@ -77,15 +81,20 @@ def list_questions(session: SessionDep, principal: Reader) -> QuestionList:
     response_model=RubricSaved,
     summary="Create a question with its rubric (instructor)",
     responses=CONFLICT,
+    openapi_extra=problems("rubric_invalid", "unprocessable", "not_found"),
 )
 def create_question(
     session: SessionDep,
     principal: Instructor,
     body: Annotated[dict[str, Any], Body(examples=[_RUBRIC_EXAMPLE])],
 ) -> RubricSaved:
-    """The body is a rubric document, as in `rubrics/*.yaml` (see the README), with an
-    optional `course_id`: without one, the caller's only course or the organisation's
-    default course."""
+    """Creates a question and its first rubric version from a rubric document.
+
+    Who: instructor (in one of its courses) or admin. The body is a rubric document, as in
+    `rubrics/*.yaml` (see the README), with an optional `course_id`: without one, the caller's
+    only course or the organisation's default course. 409 `conflict` when the id is taken;
+    422 `rubric_invalid` names the field that cannot be used.
+    """
     outcome = question_service.create_question(session, principal, body)
     return RubricSaved(
         question_id=outcome.question_id, rubric_version=outcome.version, created=True
@@ -101,6 +110,11 @@ def create_question(
 def get_question(
     question_id: QuestionId, session: SessionDep, principal: Reader
 ) -> QuestionRead | QuestionPublicRead:
+    """Returns one question; changes nothing.
+
+    Who: instructor, admin or integration. Staff get the full view (course, rubric version);
+    an integration the public view. 404 when the question is not one the key may see.
+    """
     question = question_service.get_question(session, principal.scope, question_id)
     return question_service.present_question(question, full=principal.is_staff)
 
@@ -110,6 +124,7 @@ def get_question(
     response_model=RubricSaved,
     summary="Save a new rubric version (instructor)",
     responses=NOT_FOUND,
+    openapi_extra=problems("rubric_invalid"),
 )
 def update_rubric(
     question_id: QuestionId,
@@ -117,7 +132,12 @@ def update_rubric(
     principal: Instructor,
     body: Annotated[dict[str, Any], Body(examples=[_RUBRIC_EXAMPLE])],
 ) -> RubricSaved:
-    """Old scores keep pointing at the version that produced them; rescore to apply it."""
+    """Saves the body as a new rubric version of the question (an identical body creates
+    nothing: `created` is false).
+
+    Who: instructor of the question's course, or admin. Old scores keep pointing at the version
+    that produced them; `POST .../rescore` applies the new one.
+    """
     question = question_service.get_question(session, principal.scope, question_id)
     outcome = rubric_service.update_rubric(session, question, body)
     return RubricSaved(
@@ -134,6 +154,11 @@ def update_rubric(
 def list_rubric_versions(
     question_id: QuestionId, session: SessionDep, principal: Instructor
 ) -> RubricVersionList:
+    """Lists every rubric version of the question, oldest first, with its content and
+    hash; changes nothing.
+
+    Who: instructor of the question's course, or admin.
+    """
     question = question_service.get_question(session, principal.scope, question_id)
     versions = rubric_service.list_versions(session, question)
     return RubricVersionList(
@@ -159,7 +184,12 @@ def list_rubric_versions(
     responses=NOT_FOUND,
 )
 def rescore(question_id: QuestionId, session: SessionDep, principal: Instructor) -> JobRead:
-    """Poll `GET /v1/jobs/{job_id}`. Overrides are never replaced."""
+    """Starts a background job that rescores every submission of the question with its current
+    rubric version; answers 202 at once.
+
+    Who: instructor of the question's course, or admin. Poll `GET /v1/jobs/{job_id}`. Machine
+    scores get a new result; instructor overrides are never replaced.
+    """
     question = question_service.get_question(session, principal.scope, question_id)
     job = job_service.create_rescore_job(session, question=question, principal=principal)
     return job_service.present_job(job)
@@ -174,8 +204,11 @@ def rescore(question_id: QuestionId, session: SessionDep, principal: Instructor)
 def rescore_preview(
     question_id: QuestionId, session: SessionDep, graders: GradersDep, principal: Instructor
 ) -> RescorePreview:
-    """Scores the newest 500 answers with the current rubric and reports how many
-    scores would change, by how much, and whose. Overrides are never replaced."""
+    """Reports what rescoring would change, without changing anything.
+
+    Who: instructor of the question's course, or admin. Scores the newest 500 answers with the
+    current rubric and reports how many scores would change, by how much, and whose.
+    """
     question = question_service.get_question(session, principal.scope, question_id)
     return preview_rescore(session, question, graders)
 
@@ -185,13 +218,18 @@ def rescore_preview(
     response_model=CalibrationRead,
     summary="Learn from graded answers: a new rubric version, calibrated if enough (instructor)",
     responses=NOT_FOUND,
+    openapi_extra=problems("rubric_invalid"),
 )
 def calibrate(
     question_id: QuestionId, body: CalibrateRequest, session: SessionDep, principal: Instructor
 ) -> CalibrationRead:
-    """Graded answers (the instructor's overrides, and any sent here) become scored
-    neighbours; with at least `min_examples` of them a calibration model is fitted too.
-    Then `POST .../rescore` applies the new version to existing submissions."""
+    """Learns from graded answers: saves a new rubric version with them as scored neighbours,
+    and a fitted calibration model when there are at least `min_examples`.
+
+    Who: instructor of the question's course, or admin. Graded answers are the instructor's
+    overrides (unless `use_overrides` is false) and any sent in the body. Existing scores do
+    not change until `POST .../rescore`.
+    """
     question = question_service.get_question(session, principal.scope, question_id)
     outcome = rubric_service.calibrate(
         session, question, extra=body.graded_answers, use_overrides=body.use_overrides
@@ -212,6 +250,11 @@ def calibrate(
     responses=NOT_FOUND,
 )
 def stats(question_id: QuestionId, session: SessionDep, principal: Instructor) -> QuestionStats:
+    """Summarises how the question went: counts, score distribution, criteria hit and the review
+    queue; changes nothing.
+
+    Who: instructor of the question's course, or admin.
+    """
     question = question_service.get_question(session, principal.scope, question_id)
     return review_service.question_stats(session, question)
 
@@ -221,13 +264,18 @@ def stats(question_id: QuestionId, session: SessionDep, principal: Instructor) -
     response_model=FeedbackReleaseRead,
     summary="When students and integrations see scores and feedback (instructor)",
     responses=NOT_FOUND,
+    openapi_extra=problems("invalid_feedback_release"),
 )
 def set_feedback_release(
     question_id: QuestionId, body: FeedbackReleaseUpdate, session: SessionDep, principal: Instructor
 ) -> FeedbackReleaseRead:
-    """`immediately` (default), `after_close` (from `close_at`, which needs a timezone
-    offset) or `manual` (when you call `.../feedback-release/release`). Choosing a mode
-    withdraws an earlier release. Instructors always see everything."""
+    """Sets when students and integrations see scores and feedback for this question.
+
+    Who: instructor of the question's course, or admin. `immediately` (default), `after_close`
+    (from `close_at`, which needs a timezone offset) or `manual` (when you call
+    `.../feedback-release/release`). Choosing a mode withdraws an earlier release. Instructors
+    always see everything.
+    """
     question = question_service.get_question(session, principal.scope, question_id)
     release.set_release(
         session, question, mode=release.ReleaseMode(body.mode), close_at=body.close_at
@@ -244,6 +292,12 @@ def set_feedback_release(
 def release_feedback(
     question_id: QuestionId, session: SessionDep, principal: Instructor
 ) -> FeedbackReleaseRead:
+    """Releases the question's scores and feedback now (mode `manual`, or early for
+    `after_close`).
+
+    Who: instructor of the question's course, or admin. From this moment feedback links and
+    integrations show points and feedback.
+    """
     question = question_service.get_question(session, principal.scope, question_id)
     release.release_now(session, question)
     return release.present_release(question, utcnow())

@@ -6,13 +6,13 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from sqlalchemy.orm import Session
 
 from service.api import links, ratelimit
 from service.api.deps import GradersDep, Instructor, Integration, Reader, SessionDep, SettingsDep
 from service.api.problems import ProblemDetail
-from service.api.routers.common import AUTH_ERRORS, NOT_FOUND
+from service.api.routers.common import AUTH_ERRORS, NOT_FOUND, problems
 from service.config import Settings
 from service.db.base import utcnow
 from service.db.models import Submission
@@ -114,6 +114,7 @@ def _run_idempotent(
         413: {"model": ProblemDetail, "description": "Request body too large"},
         **NOT_FOUND,
     },
+    openapi_extra=problems("idempotency_key_reused", "conflict"),
 )
 def create_submission(
     body: SubmissionCreate,
@@ -124,6 +125,14 @@ def create_submission(
     principal: Integration,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
+    """Stores a learner's answer and scores it at once: 201 with the score, or 202 when
+    scoring is pending (the worker retries it).
+
+    Who: integration key (or admin). Stores a submission, its grading result and a feedback link
+    (`feedback_url`, shown in this response only). A repeat of the same `external_id` returns
+    the first submission, never a second grade; with `Idempotency-Key` a retry replays the
+    original response byte for byte (`Idempotent-Replayed: true`).
+    """
     base_url = public_base_url(request, settings)
     # Graded before the idempotency record (the request's first write), so that on SQLite
     # no write lock is held while the engine runs.
@@ -146,8 +155,26 @@ def create_submission(
     return _run_idempotent(session, principal, idempotency_key, request, body, action, settings)
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_BATCH_CREATE_EXAMPLES: list[JsonValue] = [
+    {
+        "items": [
+            {
+                "question_id": "photosynthesis-1",
+                "learner_id": "moodle-user-4822",
+                "answer": "They make sugar.",
+            },
+            {"question_id": "photosynthesis-1", "learner_id": "moodle-user-4823", "answer": ""},
+        ]
+    }
+]
+
+
 class BatchCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={"examples": _BATCH_CREATE_EXAMPLES}, extra="forbid"
+    )
 
     items: Annotated[
         list[Any],
@@ -164,7 +191,77 @@ class BatchItemResult(BaseModel):
     error: ProblemDetail | None = None
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_BATCH_RESULT_EXAMPLES: list[JsonValue] = [
+    {
+        "created": 1,
+        "failed": 1,
+        "items": [
+            {
+                "index": 0,
+                "status": 201,
+                "submission": {
+                    "id": "fb9076db-4b7b-4d4e-a5aa-c3a05f173879",
+                    "question_id": "photosynthesis-1",
+                    "learner_id": "moodle-user-4822",
+                    "answer": "They make sugar.",
+                    "status": "scored",
+                    "created_at": "2026-12-02T15:08:37.242577Z",
+                    "points": 3.5,
+                    "max_points": 5.0,
+                    "overridden": False,
+                    "needs_review": False,
+                    "result": {
+                        "view": "student",
+                        "points": 3.5,
+                        "max_points": 5.0,
+                        "score": 0.7,
+                        "needs_review": False,
+                        "summary": "You scored 3.5 out of 5 and covered 1 of 1 key ideas.",
+                        "covered": [
+                            {
+                                "feedback": "You named the products.",
+                                "your_words": [{"start": 10, "end": 15, "text": "sugar"}],
+                            }
+                        ],
+                        "missed": [],
+                        "advisories": [],
+                        "rubric_version": 2,
+                        "scorer_version": "2.3.0",
+                        "scored_at": "2026-12-02T15:08:37.242897Z",
+                    },
+                    "feedback_url": "https://grader.riverside.example/v1/feedback/b3B0ebLGRgSeaMukmClFxaerEvHTcKHoecoC_FejO1s",
+                    "message": None,
+                    "feedback_released": True,
+                    "scoring_error": None,
+                },
+                "error": None,
+            },
+            {
+                "index": 1,
+                "status": 422,
+                "submission": None,
+                "error": {
+                    "type": "https://grader.example.org/problems/validation-error",
+                    "title": "Invalid request",
+                    "status": 422,
+                    "detail": "answer: String should have at least 1 character",
+                    "code": "validation_error",
+                    "instance": None,
+                    "errors": [
+                        {"field": "answer", "message": "String should have at least 1 character"}
+                    ],
+                },
+            },
+        ],
+    }
+]
+
+
 class BatchResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": _BATCH_RESULT_EXAMPLES})
+
     created: int
     failed: int
     items: list[BatchItemResult]
@@ -174,6 +271,7 @@ class BatchResult(BaseModel):
     "/batch",
     response_model=BatchResult,
     summary=f"Submit up to {MAX_BATCH_ITEMS} answers; bad items are reported, good ones stored",
+    openapi_extra=problems("idempotency_key_reused", "conflict"),
 )
 def create_batch(
     body: BatchCreate,
@@ -184,6 +282,12 @@ def create_batch(
     principal: Integration,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
+    """Stores and scores up to 500 answers in one request; each item is reported on its own.
+
+    Who: integration key (or admin). Good items are stored (201 scored, 202 pending), bad ones
+    reported with their problem, and nothing else changes; the answer is 200 even when some
+    items fail. Each item counts against the key's rate limit like a single submission.
+    """
     base_url = public_base_url(request, settings)
 
     def action() -> tuple[int, Any]:
@@ -213,15 +317,23 @@ def create_batch(
     return _run_idempotent(session, principal, idempotency_key, request, body, action, settings)
 
 
-@router.get("", response_model=SubmissionPage, summary="List and filter submissions")
+@router.get(
+    "",
+    response_model=SubmissionPage,
+    summary="List and filter submissions",
+    openapi_extra=problems("invalid_cursor"),
+)
 def list_submissions(
     session: SessionDep,
     principal: Reader,
     query: Annotated[SubmissionListQuery, Query()],
 ) -> SubmissionPage:
-    """Instructors see their courses' submissions, admins their organisation's; an integration
-    sees only those it posted.
-    `needs_review=true` is the review queue."""
+    """Lists and filters submissions, newest first, a page at a time (`next_cursor`);
+    changes nothing.
+
+    Who: instructor (its courses' submissions), admin (the organisation's) or integration (only
+    those it posted). `needs_review=true` is the review queue.
+    """
     filters = SubmissionFilter.model_validate(query.model_dump(exclude={"cursor", "limit"}))
     page = submission_service.list_submissions(
         session,
@@ -244,7 +356,12 @@ def list_submissions(
 def get_submission(
     submission_id: uuid.UUID, session: SessionDep, principal: Reader
 ) -> SubmissionRead:
-    """The feedback_url is null here: only the response that issued a link shows it."""
+    """Returns one submission with its score; changes nothing.
+
+    Who: instructor, admin or the integration that posted it. Staff see the full breakdown,
+    integrations the student-safe view once feedback is released. `feedback_url` is null here:
+    only the response that issued a link shows it.
+    """
     submission = submission_service.get_submission(
         session, submission_id, scope=principal.submission_scope
     )
@@ -266,7 +383,11 @@ def create_feedback_link(
     settings: SettingsDep,
     principal: Reader,
 ) -> FeedbackLinkRead:
-    """The new URL is shown in this response only: the service keeps a hash of it."""
+    """Issues a new feedback link for the submission; the old one stops working.
+
+    Who: instructor of the course, admin, or the integration that posted it. The new URL is
+    shown in this response only: the service keeps a hash of it.
+    """
     submission = submission_service.get_submission(
         session, submission_id, scope=principal.submission_scope
     )
@@ -294,6 +415,10 @@ def create_feedback_link(
 def revoke_feedback_link(
     submission_id: uuid.UUID, session: SessionDep, principal: Instructor
 ) -> Response:
+    """Revokes the submission's feedback link: it answers 404 from now on.
+
+    Who: instructor of the course, or admin. Issue a new one with `POST .../feedback-link`.
+    """
     submission = submission_service.get_submission(
         session, submission_id, scope=principal.submission_scope
     )
@@ -307,10 +432,17 @@ def revoke_feedback_link(
     response_model=OverrideRead,
     summary="Override the score, with a reason (instructor)",
     responses=NOT_FOUND,
+    openapi_extra=problems("unprocessable"),
 )
 def create_override(
     submission_id: uuid.UUID, body: OverrideCreate, session: SessionDep, principal: Instructor
 ) -> OverrideRead:
+    """Overrides the submission's score with the instructor's points and a reason.
+
+    Who: instructor of the course, or admin. Adds an override row (the machine score is never
+    rewritten); the newest override is the effective score. 422 `unprocessable` when the
+    points are above the question's maximum.
+    """
     override = review_service.create_override(
         session, submission_id=submission_id, body=body, principal=principal
     )
@@ -326,6 +458,11 @@ def create_override(
 def list_overrides(
     submission_id: uuid.UUID, session: SessionDep, principal: Instructor
 ) -> OverrideList:
+    """Lists the submission's overrides, oldest first: the audit trail of who changed the
+    score, when and why; changes nothing.
+
+    Who: instructor of the course, or admin.
+    """
     overrides = review_service.list_overrides(
         session, submission_id=submission_id, principal=principal
     )

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 OutcomeName = Literal["delivered", "http_status", "refused", "timed_out", "connection_failed"]
 
@@ -48,5 +48,40 @@ class DeliveryRead(BaseModel):
     delivered_at: datetime | None
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_DELIVERY_LIST_EXAMPLES: list[JsonValue] = [
+    {
+        "items": [
+            {
+                "id": "0b9e6c1e-5f0c-4a59-9d43-6f1e2a7c8d10",
+                "submission_id": "807168fa-372a-44af-b1fb-402838885c49",
+                "event": "submission.scored",
+                "url": "https://moodle.riverside.example/grader-callback",
+                "status": "delivered",
+                "attempts": 2,
+                "attempt_log": [
+                    {
+                        "at": "2026-12-02T15:08:37.300000Z",
+                        "outcome": "timed_out",
+                        "status_code": None,
+                    },
+                    {
+                        "at": "2026-12-02T15:08:39.310000Z",
+                        "outcome": "delivered",
+                        "status_code": 204,
+                    },
+                ],
+                "next_attempt_at": "2026-12-02T15:08:39.310000Z",
+                "created_at": "2026-12-02T15:08:37.290000Z",
+                "delivered_at": "2026-12-02T15:08:39.420000Z",
+            }
+        ]
+    }
+]
+
+
 class DeliveryList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": _DELIVERY_LIST_EXAMPLES})
+
     items: list[DeliveryRead]

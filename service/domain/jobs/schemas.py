@@ -4,11 +4,48 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_JOB_READ_EXAMPLES: list[JsonValue] = [
+    {
+        "id": "5ab1f231-e8ea-49f7-acd3-e3d50f604f59",
+        "kind": "rescore",
+        "question_id": "photosynthesis-1",
+        "rubric_version": 3,
+        "status": "queued",
+        "total": 2,
+        "processed": 0,
+        "changed": 0,
+        "failed": 0,
+        "error": None,
+        "created_at": "2026-12-02T15:08:37.642444Z",
+        "started_at": None,
+        "finished_at": None,
+    },
+    {
+        "id": "5ab1f231-e8ea-49f7-acd3-e3d50f604f59",
+        "kind": "rescore",
+        "question_id": "photosynthesis-1",
+        "rubric_version": 3,
+        "status": "queued",
+        "total": 2,
+        "processed": 0,
+        "changed": 0,
+        "failed": 0,
+        "error": None,
+        "created_at": "2026-12-02T15:08:37.642444Z",
+        "started_at": None,
+        "finished_at": None,
+    },
+]
 
 
 class JobRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        json_schema_extra={"examples": _JOB_READ_EXAMPLES}, from_attributes=True
+    )
 
     id: uuid.UUID
     kind: Literal["rescore"] = "rescore"
@@ -37,8 +74,40 @@ class LearnerChange(BaseModel):
     after: float
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_RESCORE_PREVIEW_EXAMPLES: list[JsonValue] = [
+    {
+        "question_id": "photosynthesis-1",
+        "rubric_version": 2,
+        "total": 2,
+        "examined": 2,
+        "would_change": 0,
+        "unchanged": 2,
+        "overridden_kept": 0,
+        "failed": 0,
+        "mean_abs_change": None,
+        "max_abs_change": None,
+        "buckets": [
+            {"label": "-3+", "count": 0},
+            {"label": "-2", "count": 0},
+            {"label": "-1", "count": 0},
+            {"label": "0", "count": 2},
+            {"label": "+1", "count": 0},
+            {"label": "+2", "count": 0},
+            {"label": "+3+", "count": 0},
+        ],
+        "before": [[3.5, 1], [4.0, 1]],
+        "after": [[3.5, 1], [4.0, 1]],
+        "learners": [],
+    }
+]
+
+
 class RescorePreview(BaseModel):
     """What a rescoring with the current rubric would do, computed without writing."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": _RESCORE_PREVIEW_EXAMPLES})
 
     question_id: str
     rubric_version: int

@@ -4,7 +4,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StringConstraints,
+)
 
 from service.domain.callbacks.signing import signing_key
 from service.domain.validation import PRINTABLE_PATTERN, SLUG_PATTERN
@@ -22,8 +30,16 @@ KeyName = Annotated[
 ]
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_KEY_CREATE_EXAMPLES: list[JsonValue] = [
+    {"name": "Moodle", "role": "integration"},
+    {"name": "Ms Rivera", "role": "instructor", "course_ids": ["biology-10"]},
+]
+
+
 class KeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(json_schema_extra={"examples": _KEY_CREATE_EXAMPLES}, extra="forbid")
 
     name: KeyName = Field(description="What the key is for, e.g. 'Moodle production'.")
     role: CreatableRole
@@ -33,7 +49,26 @@ class KeyCreate(BaseModel):
     )
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_KEY_READ_EXAMPLES: list[JsonValue] = [
+    {
+        "id": "512f6fd6-c05b-4598-9346-3b15cb593264",
+        "name": "Old LMS key",
+        "role": "integration",
+        "organization_id": "default",
+        "is_operator": False,
+        "course_ids": [],
+        "prefix": "grk_bwnEUepv",
+        "created_at": "2026-12-02T15:08:37.092268Z",
+        "revoked_at": "2026-12-02T15:08:37.101916Z",
+    }
+]
+
+
 class KeyRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": _KEY_READ_EXAMPLES})
+
     id: uuid.UUID
     name: str
     role: Role
@@ -45,11 +80,76 @@ class KeyRead(BaseModel):
     revoked_at: datetime | None
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_KEY_CREATED_EXAMPLES: list[JsonValue] = [
+    {
+        "id": "933edd0b-be6b-4f8b-a5f3-f6c3a311f545",
+        "name": "Moodle",
+        "role": "integration",
+        "organization_id": "default",
+        "is_operator": False,
+        "course_ids": [],
+        "prefix": "grk_JJRzbfK9",
+        "created_at": "2026-12-02T15:08:36.998802Z",
+        "revoked_at": None,
+        "key": "grk_JJRzbfK9xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+    }
+]
+
+
 class KeyCreated(KeyRead):
+    model_config = ConfigDict(json_schema_extra={"examples": _KEY_CREATED_EXAMPLES})
+
     key: str = Field(description="The key itself. Shown only in this response; store it now.")
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_KEY_LIST_EXAMPLES: list[JsonValue] = [
+    {
+        "items": [
+            {
+                "id": "deca4709-2dfe-4ef9-ab96-5ef630cd259d",
+                "name": "bootstrap admin",
+                "role": "admin",
+                "organization_id": "default",
+                "is_operator": True,
+                "course_ids": [],
+                "prefix": "grk_Q7vN2mLp",
+                "created_at": "2026-12-02T15:08:36.462460Z",
+                "revoked_at": None,
+            },
+            {
+                "id": "933edd0b-be6b-4f8b-a5f3-f6c3a311f545",
+                "name": "Moodle",
+                "role": "integration",
+                "organization_id": "default",
+                "is_operator": False,
+                "course_ids": [],
+                "prefix": "grk_JJRzbfK9",
+                "created_at": "2026-12-02T15:08:36.998802Z",
+                "revoked_at": None,
+            },
+            {
+                "id": "ff18a22e-a8fb-4049-8fd0-ab1a91e033f2",
+                "name": "Ms Rivera",
+                "role": "instructor",
+                "organization_id": "default",
+                "is_operator": False,
+                "course_ids": ["biology-10", "default"],
+                "prefix": "grk_HpB7pzXN",
+                "created_at": "2026-12-02T15:08:37.051666Z",
+                "revoked_at": None,
+            },
+        ]
+    }
+]
+
+
 class KeyList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": _KEY_LIST_EXAMPLES})
+
     items: list[KeyRead]
 
 
@@ -65,8 +165,17 @@ CallbackSecret = Annotated[
 ]
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_CALLBACK_SET_EXAMPLES: list[JsonValue] = [
+    {"url": "https://moodle.riverside.example/grader-callback"}
+]
+
+
 class CallbackSet(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={"examples": _CALLBACK_SET_EXAMPLES}, extra="forbid"
+    )
 
     url: AnyHttpUrl = Field(description="Where scored, rescored and overridden results are POSTed.")
     secret: CallbackSecret | None = Field(
@@ -77,12 +186,35 @@ class CallbackSet(BaseModel):
     )
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_CALLBACK_READ_EXAMPLES: list[JsonValue] = [
+    {"url": "https://moodle.riverside.example/grader-callback", "configured": True},
+    {"url": None, "configured": False},
+]
+
+
 class CallbackRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": _CALLBACK_READ_EXAMPLES})
+
     url: str | None
     configured: bool
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_CALLBACK_CREATED_EXAMPLES: list[JsonValue] = [
+    {
+        "url": "https://moodle.riverside.example/grader-callback",
+        "configured": True,
+        "secret": "whsec_MfKQ9r8GKYqHd0l9e2FX4bDp3x7oQk1S",
+    }
+]
+
+
 class CallbackCreated(CallbackRead):
+    model_config = ConfigDict(json_schema_extra={"examples": _CALLBACK_CREATED_EXAMPLES})
+
     secret: str = Field(
         description="The signing secret in Standard Webhooks form (`whsec_...`). Shown only in "
         "this response: give it to your Standard Webhooks library."

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 
 class ResultExport(BaseModel):
@@ -73,7 +73,104 @@ class CalibrationCopy(BaseModel):
     )
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_LEARNER_EXPORT_EXAMPLES: list[JsonValue] = [
+    {
+        "learner_id": "moodle-user-4821",
+        "organization_id": "47a32569-3947-473d-8b14-fb164915776c",
+        "exported_at": "2026-12-02T15:08:37.798414Z",
+        "submissions": [
+            {
+                "id": "807168fa-372a-44af-b1fb-402838885c49",
+                "question_id": "photosynthesis-1",
+                "created_at": "2026-12-02T15:08:37.179698Z",
+                "answer": "Plants make glucose and oxygen from carbon dioxide and "
+                "water, using light energy.",
+                "status": "scored",
+                "points": 4.0,
+                "machine_points": 5.0,
+                "max_points": 5.0,
+                "needs_review": False,
+                "is_overridden": True,
+                "feedback_link": {"issued": True},
+                "results": [
+                    {
+                        "id": 1,
+                        "created_at": "2026-12-02T15:08:37.181004Z",
+                        "rubric_version": 2,
+                        "engine_version": "2.3.0",
+                        "points": 5.0,
+                        "max_points": 5.0,
+                        "score": 1.0,
+                        "keyword_coverage": 1.0,
+                        "similarity": 0.9364,
+                        "model": "default",
+                        "confidence": 0.7774,
+                        "needs_review": False,
+                        "advisories": [],
+                        "details": {
+                            "raw": 0.9809,
+                            "summary": "You scored 5 out of 5 and covered 1 of 1 key ideas.",
+                            "weights": {"keywords": 0.7, "similarity": 0.3},
+                            "components": {
+                                "keyword_coverage": 1.0,
+                                "term_coverage": 0.8889,
+                                "similarity": 0.9351,
+                                "char_similarity": 0.9377,
+                                "length_ratio": 0.0,
+                                "precision": 1.0,
+                                "question_overlap": 0.2,
+                                "neighbour_mean": 0.0,
+                                "neighbour_top": 0.0,
+                                "neighbour_similarity": 0.0,
+                                "neighbour_char_mean": 0.0,
+                                "neighbour_high_similarity": 0.0,
+                                "neighbour_low_similarity": 0.0,
+                                "graded_mean": 0.0,
+                                "similarity_percentile": 0.0,
+                                "coverage_percentile": 0.0,
+                            },
+                            "neighbour_score": None,
+                            "advisories": [],
+                            "criteria": [
+                                {
+                                    "id": "products",
+                                    "description": "Names glucose "
+                                    "(sugar) and "
+                                    "oxygen as the "
+                                    "products",
+                                    "weight": 2.0,
+                                    "met": True,
+                                    "matched_phrasing": "glucose",
+                                    "spans": [{"start": 12, "end": 19, "text": "glucose"}],
+                                    "feedback": "You named the products.",
+                                }
+                            ],
+                        },
+                    }
+                ],
+                "overrides": [
+                    {
+                        "id": 1,
+                        "created_at": "2026-12-02T15:08:37.423004Z",
+                        "old_points": 5.0,
+                        "new_points": 4.0,
+                        "reason": "Full answer: names both products and both inputs.",
+                        "by_key_id": "deca4709-2dfe-4ef9-ab96-5ef630cd259d",
+                    }
+                ],
+                "callback_deliveries": [],
+            }
+        ],
+        "calibration_copies": [{"question_id": "photosynthesis-1", "rubric_versions": [3]}],
+    }
+]
+
+
 class LearnerExport(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": _LEARNER_EXPORT_EXAMPLES})
+
     learner_id: str
     organization_id: str
     exported_at: datetime
@@ -81,8 +178,27 @@ class LearnerExport(BaseModel):
     calibration_copies: list[CalibrationCopy]
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_LEARNER_DELETED_EXAMPLES: list[JsonValue] = [
+    {
+        "submissions": 1,
+        "grading_results": 1,
+        "score_overrides": 1,
+        "callback_deliveries": 0,
+        "feedback_tokens": 1,
+        "idempotency_records": 0,
+        "graded_answers_removed": 1,
+        "rubric_versions_scrubbed": 1,
+        "rubric_versions_created": 1,
+    }
+]
+
+
 class LearnerDeleted(BaseModel):
     """Counts of what was deleted; the audit row stores the same counts."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": _LEARNER_DELETED_EXAMPLES})
 
     submissions: int
     grading_results: int

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
 from service.domain.validation import reject_blank, reject_control_characters
 
@@ -16,15 +16,42 @@ Reason = Annotated[
 ]
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_OVERRIDE_CREATE_EXAMPLES: list[JsonValue] = [
+    {"points": 4, "reason": "Full answer: names both products and both inputs."}
+]
+
+
 class OverrideCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={"examples": _OVERRIDE_CREATE_EXAMPLES}, extra="forbid"
+    )
 
     points: Annotated[float, Field(ge=0, description="The new effective points.")]
     reason: Annotated[Reason, Field(description="Why the machine score was changed (audited).")]
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_OVERRIDE_READ_EXAMPLES: list[JsonValue] = [
+    {
+        "id": 1,
+        "submission_id": "807168fa-372a-44af-b1fb-402838885c49",
+        "old_points": 5.0,
+        "new_points": 4.0,
+        "reason": "Full answer: names both products and both inputs.",
+        "created_at": "2026-12-02T15:08:37.423004Z",
+        "by_key_id": "deca4709-2dfe-4ef9-ab96-5ef630cd259d",
+        "by_key_name": "bootstrap admin",
+    }
+]
+
+
 class OverrideRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        json_schema_extra={"examples": _OVERRIDE_READ_EXAMPLES}, from_attributes=True
+    )
 
     id: int
     submission_id: uuid.UUID
@@ -38,7 +65,29 @@ class OverrideRead(BaseModel):
     by_key_name: str
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_OVERRIDE_LIST_EXAMPLES: list[JsonValue] = [
+    {
+        "items": [
+            {
+                "id": 1,
+                "submission_id": "807168fa-372a-44af-b1fb-402838885c49",
+                "old_points": 5.0,
+                "new_points": 4.0,
+                "reason": "Full answer: names both products and both inputs.",
+                "created_at": "2026-12-02T15:08:37.423004Z",
+                "by_key_id": "deca4709-2dfe-4ef9-ab96-5ef630cd259d",
+                "by_key_name": "bootstrap admin",
+            }
+        ]
+    }
+]
+
+
 class OverrideList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": _OVERRIDE_LIST_EXAMPLES})
+
     items: list[OverrideRead]
 
 
@@ -53,7 +102,40 @@ class CriterionStats(BaseModel):
     hit_rate: float = Field(description="Share of scored submissions that met this criterion.")
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_QUESTION_STATS_EXAMPLES: list[JsonValue] = [
+    {
+        "question_id": "photosynthesis-1",
+        "submissions": 2,
+        "scored": 2,
+        "pending": 0,
+        "mean_points": 3.75,
+        "median_points": 3.75,
+        "stdev_points": 0.25,
+        "min_points": 3.5,
+        "max_points": 4.0,
+        "max_possible": 5.0,
+        "distribution": [{"points": 3.5, "count": 1}, {"points": 4.0, "count": 1}],
+        "criteria": [
+            {
+                "id": "products",
+                "description": "Names glucose (sugar) and oxygen as the products",
+                "hit_rate": 1.0,
+            }
+        ],
+        "criteria_sample": 2,
+        "needs_review": 0,
+        "overridden": 1,
+        "override_rate": 0.5,
+        "mean_override_difference": -1.0,
+    }
+]
+
+
 class QuestionStats(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": _QUESTION_STATS_EXAMPLES})
+
     question_id: str
     submissions: int
     scored: int

@@ -12,6 +12,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    JsonValue,
     StringConstraints,
     field_validator,
     model_validator,
@@ -240,13 +241,108 @@ class RubricVersionRead(BaseModel):
     rubric: dict[str, Any] = Field(description="The rubric document of this version.")
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_RUBRIC_VERSION_LIST_EXAMPLES: list[JsonValue] = [
+    {
+        "question_id": "photosynthesis-1",
+        "items": [
+            {
+                "version": 1,
+                "content_hash": "2ab68d9bc18cb3684abe6a46fcf215cc3e7d717676fe3f87f985f52f1b173c9f",
+                "source": "api",
+                "created_at": "2026-12-02T15:08:37.120705Z",
+                "rubric": {
+                    "id": "photosynthesis-1",
+                    "title": "What photosynthesis makes",
+                    "prompt": "What do plants make in photosynthesis, and from what?",
+                    "max_points": 4.0,
+                    "language": None,
+                    "score_step": 0.5,
+                    "weights": {"keywords": 0.7, "similarity": 0.3},
+                    "reference_answers": [
+                        "Plants use light energy to turn carbon "
+                        "dioxide and water into glucose and "
+                        "oxygen."
+                    ],
+                    "background": "",
+                    "criteria": [
+                        {
+                            "id": "products",
+                            "description": "Names glucose (sugar) and oxygen as the products",
+                            "weight": 2.0,
+                            "phrasings": ["glucose", "sugar", "oxygen"],
+                            "feedback": {
+                                "hit": "You named the products.",
+                                "miss": "What does the plant make?",
+                            },
+                        }
+                    ],
+                    "graded_answers": [],
+                    "calibration": None,
+                },
+            },
+            {
+                "version": 2,
+                "content_hash": "0ed4ed598874ceed6a0e80059b8770f8a6dfc005b4bc506878980589f52cab8c",
+                "source": "api",
+                "created_at": "2026-12-02T15:08:37.134367Z",
+                "rubric": {
+                    "id": "photosynthesis-1",
+                    "title": "What photosynthesis makes",
+                    "prompt": "What do plants make in photosynthesis, and from what?",
+                    "max_points": 5.0,
+                    "language": None,
+                    "score_step": 0.5,
+                    "weights": {"keywords": 0.7, "similarity": 0.3},
+                    "reference_answers": [
+                        "Plants use light energy to turn carbon "
+                        "dioxide and water into glucose and "
+                        "oxygen."
+                    ],
+                    "background": "",
+                    "criteria": [
+                        {
+                            "id": "products",
+                            "description": "Names glucose (sugar) and oxygen as the products",
+                            "weight": 2.0,
+                            "phrasings": ["glucose", "sugar", "oxygen"],
+                            "feedback": {
+                                "hit": "You named the products.",
+                                "miss": "What does the plant make?",
+                            },
+                        }
+                    ],
+                    "graded_answers": [],
+                    "calibration": None,
+                },
+            },
+        ],
+    }
+]
+
+
 class RubricVersionList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": _RUBRIC_VERSION_LIST_EXAMPLES})
+
     question_id: str
     items: list[RubricVersionRead]
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_CALIBRATE_REQUEST_EXAMPLES: list[JsonValue] = [
+    {
+        "use_overrides": True,
+        "graded_answers": [{"answer": "Glucose and oxygen, from CO2 and water.", "points": 4}],
+    }
+]
+
+
 class CalibrateRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={"examples": _CALIBRATE_REQUEST_EXAMPLES}, extra="forbid"
+    )
 
     use_overrides: bool = Field(
         default=True, description="Learn from submissions whose score an instructor overrode."
@@ -256,7 +352,22 @@ class CalibrateRequest(BaseModel):
     )
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_CALIBRATION_READ_EXAMPLES: list[JsonValue] = [
+    {
+        "question_id": "photosynthesis-1",
+        "rubric_version": 3,
+        "graded_answers": 2,
+        "calibrated": False,
+        "min_examples": 20,
+    }
+]
+
+
 class CalibrationRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": _CALIBRATION_READ_EXAMPLES})
+
     question_id: str
     rubric_version: int = Field(description="The new rubric version; rescore to apply it.")
     graded_answers: int = Field(description="Graded answers the version now learns from.")
@@ -267,7 +378,17 @@ class CalibrationRead(BaseModel):
     min_examples: int
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_RUBRIC_SAVED_EXAMPLES: list[JsonValue] = [
+    {"question_id": "photosynthesis-1", "rubric_version": 1, "created": True},
+    {"question_id": "photosynthesis-1", "rubric_version": 2, "created": True},
+]
+
+
 class RubricSaved(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": _RUBRIC_SAVED_EXAMPLES})
+
     question_id: str
     rubric_version: int
     created: bool = Field(description="False when the rubric was identical to the current one.")

@@ -5,7 +5,15 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StringConstraints,
+)
 
 from service.domain.validation import (
     PRINTABLE_PATTERN,
@@ -53,8 +61,22 @@ LearnerId = Annotated[
 ]
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_SUBMISSION_CREATE_EXAMPLES: list[JsonValue] = [
+    {
+        "question_id": "photosynthesis-1",
+        "learner_id": "moodle-user-4821",
+        "answer": "Plants make glucose and oxygen from carbon dioxide and water, using light "
+        "energy.",
+    }
+]
+
+
 class SubmissionCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={"examples": _SUBMISSION_CREATE_EXAMPLES}, extra="forbid"
+    )
 
     question_id: Annotated[str, Field(min_length=1, max_length=64, pattern=SLUG_PATTERN)]
     learner_id: Annotated[LearnerId, Field(description="Opaque learner id from the LMS.")]
@@ -182,7 +204,96 @@ AnyResultRead = Annotated[ResultRead | StudentResultRead, Field(discriminator="v
 SubmissionStatus = Literal["scored", "pending", "error"]
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_SUBMISSION_READ_EXAMPLES: list[JsonValue] = [
+    {
+        "id": "807168fa-372a-44af-b1fb-402838885c49",
+        "question_id": "photosynthesis-1",
+        "learner_id": "moodle-user-4821",
+        "answer": "Plants make glucose and oxygen from carbon dioxide and water, using light "
+        "energy.",
+        "status": "scored",
+        "created_at": "2026-12-02T15:08:37.179698Z",
+        "points": 5.0,
+        "max_points": 5.0,
+        "overridden": False,
+        "needs_review": False,
+        "result": {
+            "view": "student",
+            "points": 5.0,
+            "max_points": 5.0,
+            "score": 1.0,
+            "needs_review": False,
+            "summary": "You scored 5 out of 5 and covered 1 of 1 key ideas.",
+            "covered": [
+                {
+                    "feedback": "You named the products.",
+                    "your_words": [{"start": 12, "end": 19, "text": "glucose"}],
+                }
+            ],
+            "missed": [],
+            "advisories": [],
+            "rubric_version": 2,
+            "scorer_version": "2.3.0",
+            "scored_at": "2026-12-02T15:08:37.181004Z",
+        },
+        "feedback_url": "https://grader.riverside.example/v1/feedback/HHb9UKqYfyuZF8wayORUQe970ZSDxD5VU_xnpHtcNrA",
+        "message": None,
+        "feedback_released": True,
+        "scoring_error": None,
+    },
+    {
+        "id": "807168fa-372a-44af-b1fb-402838885c49",
+        "question_id": "photosynthesis-1",
+        "learner_id": "moodle-user-4821",
+        "answer": "Plants make glucose and oxygen from carbon dioxide and water, using light "
+        "energy.",
+        "status": "scored",
+        "created_at": "2026-12-02T15:08:37.179698Z",
+        "points": 5.0,
+        "max_points": 5.0,
+        "overridden": False,
+        "needs_review": False,
+        "result": {
+            "view": "full",
+            "points": 5.0,
+            "max_points": 5.0,
+            "score": 1.0,
+            "components": {"keyword_coverage": 1.0, "tfidf_similarity": 0.9364},
+            "weights": {"keywords": 0.7, "similarity": 0.3},
+            "model": "default",
+            "confidence": 0.7774,
+            "needs_review": False,
+            "advisories": [],
+            "criteria": [
+                {
+                    "id": "products",
+                    "description": "Names glucose (sugar) and oxygen as the products",
+                    "weight": 2.0,
+                    "met": True,
+                    "matched_phrasing": "glucose",
+                    "matched_words": ["glucose"],
+                    "spans": [{"start": 12, "end": 19, "text": "glucose"}],
+                    "feedback": "You named the products.",
+                }
+            ],
+            "summary": "You scored 5 out of 5 and covered 1 of 1 key ideas.",
+            "rubric_version": 2,
+            "scorer_version": "2.3.0",
+            "scored_at": "2026-12-02T15:08:37.181004Z",
+        },
+        "feedback_url": None,
+        "message": None,
+        "feedback_released": True,
+        "scoring_error": None,
+    },
+]
+
+
 class SubmissionRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": _SUBMISSION_READ_EXAMPLES})
+
     id: uuid.UUID
     question_id: str
     learner_id: str
@@ -222,8 +333,48 @@ class SubmissionRead(BaseModel):
     )
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_FEEDBACK_READ_EXAMPLES: list[JsonValue] = [
+    {
+        "question_prompt": "What do plants make in photosynthesis, and from what?",
+        "answer": "Plants make glucose and oxygen from carbon dioxide and water, using light "
+        "energy.",
+        "status": "scored",
+        "submitted_at": "2026-12-02T15:08:37.179698Z",
+        "points": 5.0,
+        "max_points": 5.0,
+        "adjusted_by_instructor": False,
+        "result": {
+            "view": "student",
+            "points": 5.0,
+            "max_points": 5.0,
+            "score": 1.0,
+            "needs_review": False,
+            "summary": "You scored 5 out of 5 and covered 1 of 1 key ideas.",
+            "covered": [
+                {
+                    "feedback": "You named the products.",
+                    "your_words": [{"start": 12, "end": 19, "text": "glucose"}],
+                }
+            ],
+            "missed": [],
+            "advisories": [],
+            "rubric_version": 2,
+            "scorer_version": "2.3.0",
+            "scored_at": "2026-12-02T15:08:37.181004Z",
+        },
+        "message": None,
+        "released": True,
+        "feedback_available_at": None,
+    }
+]
+
+
 class FeedbackRead(BaseModel):
     """What a student sees: their own answer, score and feedback; no rubric internals."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": _FEEDBACK_READ_EXAMPLES})
 
     question_prompt: str
     answer: str
@@ -245,7 +396,67 @@ class FeedbackRead(BaseModel):
     )
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_SUBMISSION_PAGE_EXAMPLES: list[JsonValue] = [
+    {
+        "items": [
+            {
+                "id": "fb9076db-4b7b-4d4e-a5aa-c3a05f173879",
+                "question_id": "photosynthesis-1",
+                "learner_id": "moodle-user-4822",
+                "answer": "They make sugar.",
+                "status": "scored",
+                "created_at": "2026-12-02T15:08:37.242577Z",
+                "points": 3.5,
+                "max_points": 5.0,
+                "overridden": False,
+                "needs_review": False,
+                "result": {
+                    "view": "full",
+                    "points": 3.5,
+                    "max_points": 5.0,
+                    "score": 0.7,
+                    "components": {"keyword_coverage": 1.0, "tfidf_similarity": 0.0},
+                    "weights": {"keywords": 0.7, "similarity": 0.3},
+                    "model": "default",
+                    "confidence": 0.5,
+                    "needs_review": False,
+                    "advisories": [],
+                    "criteria": [
+                        {
+                            "id": "products",
+                            "description": "Names glucose (sugar) and oxygen as the products",
+                            "weight": 2.0,
+                            "met": True,
+                            "matched_phrasing": "sugar",
+                            "matched_words": ["sugar"],
+                            "spans": [{"start": 10, "end": 15, "text": "sugar"}],
+                            "feedback": "You named the products.",
+                        }
+                    ],
+                    "summary": "You scored 3.5 out of 5 and covered 1 of 1 key ideas.",
+                    "rubric_version": 2,
+                    "scorer_version": "2.3.0",
+                    "scored_at": "2026-12-02T15:08:37.242897Z",
+                },
+                "feedback_url": None,
+                "message": None,
+                "feedback_released": True,
+                "scoring_error": None,
+            }
+        ],
+        "next_cursor": (
+            "WyItY3JlYXRlZF9hdCIsICIyMDI2LTEyLTAyVDE1OjA4OjM3LjI0MjU3NyswMDowMCIsICJmYjkw"
+            "NzZkYi00YjdiLTRkNGUtYTVhYS1jM2EwNWYxNzM4NzkiXQ"
+        ),
+    }
+]
+
+
 class SubmissionPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": _SUBMISSION_PAGE_EXAMPLES})
+
     items: list[SubmissionRead]
     next_cursor: str | None = Field(
         description="Pass as `cursor` to get the next page; null on the last page."
@@ -302,8 +513,22 @@ class SubmissionListQuery(SubmissionFilter):
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_FEEDBACK_LINK_READ_EXAMPLES: list[JsonValue] = [
+    {
+        "submission_id": "807168fa-372a-44af-b1fb-402838885c49",
+        "feedback_url": "https://grader.riverside.example/v1/feedback/GVc24CwYgSrxL6xTDy3xKYvBhxowx63jiT8JsvJtioU",
+        "issued_at": "2026-12-02T15:08:37.313168Z",
+        "expires_at": None,
+    }
+]
+
+
 class FeedbackLinkRead(BaseModel):
     """A new feedback link, shown once: the service stores only a hash of its token."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": _FEEDBACK_LINK_READ_EXAMPLES})
 
     submission_id: uuid.UUID
     feedback_url: str

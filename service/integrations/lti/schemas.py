@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, JsonValue, field_validator
 
 from service.domain.callbacks.schemas import DeliveryRead
 
@@ -14,10 +14,27 @@ Text255 = Annotated[str, Field(min_length=1, max_length=255)]
 Url = Annotated[HttpUrl, Field(max_length=2048)]
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_PLATFORM_CREATE_EXAMPLES: list[JsonValue] = [
+    {
+        "name": "Riverside Moodle",
+        "issuer": "https://moodle.riverside.example",
+        "client_id": "Xf3kq8ZpW2",
+        "auth_login_url": "https://moodle.riverside.example/mod/lti/auth.php",
+        "token_url": "https://moodle.riverside.example/mod/lti/token.php",
+        "jwks_url": "https://moodle.riverside.example/mod/lti/certs.php",
+        "deployment_ids": ["4"],
+    }
+]
+
+
 class PlatformCreate(BaseModel):
     """The values an LMS shows its administrator when a tool is added by hand."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={"examples": _PLATFORM_CREATE_EXAMPLES}, extra="forbid"
+    )
 
     name: Annotated[str, Field(min_length=1, max_length=200, description="Shown to admins.")]
     issuer: Annotated[Text255, Field(description="The platform's `iss` (its base URL).")]
@@ -35,13 +52,40 @@ class PlatformCreate(BaseModel):
         return value
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_DEPLOYMENT_CREATE_EXAMPLES: list[JsonValue] = [{"deployment_id": "7"}]
+
+
 class DeploymentCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={"examples": _DEPLOYMENT_CREATE_EXAMPLES}, extra="forbid"
+    )
 
     deployment_id: Text255
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_PLATFORM_READ_EXAMPLES: list[JsonValue] = [
+    {
+        "id": "5d7f3a52-8c1b-4e0f-9a6d-2b4c8e1f7a93",
+        "name": "Riverside Moodle",
+        "issuer": "https://moodle.riverside.example",
+        "client_id": "Xf3kq8ZpW2",
+        "auth_login_url": "https://moodle.riverside.example/mod/lti/auth.php",
+        "token_url": "https://moodle.riverside.example/mod/lti/token.php",
+        "jwks_url": "https://moodle.riverside.example/mod/lti/certs.php",
+        "deployment_ids": ["4"],
+        "registered_by": "manual",
+        "created_at": "2026-12-02T15:08:37.500000Z",
+    }
+]
+
+
 class PlatformRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": _PLATFORM_READ_EXAMPLES})
+
     id: uuid.UUID
     name: str
     issuer: str
@@ -54,12 +98,58 @@ class PlatformRead(BaseModel):
     created_at: datetime
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_PLATFORM_LIST_EXAMPLES: list[JsonValue] = [
+    {
+        "items": [
+            {
+                "id": "5d7f3a52-8c1b-4e0f-9a6d-2b4c8e1f7a93",
+                "name": "Riverside Moodle",
+                "issuer": "https://moodle.riverside.example",
+                "client_id": "Xf3kq8ZpW2",
+                "auth_login_url": "https://moodle.riverside.example/mod/lti/auth.php",
+                "token_url": "https://moodle.riverside.example/mod/lti/token.php",
+                "jwks_url": "https://moodle.riverside.example/mod/lti/certs.php",
+                "deployment_ids": ["4"],
+                "registered_by": "manual",
+                "created_at": "2026-12-02T15:08:37.500000Z",
+            }
+        ]
+    }
+]
+
+
 class PlatformList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": _PLATFORM_LIST_EXAMPLES})
+
     items: list[PlatformRead]
+
+
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_TOOL_CONFIGURATION_EXAMPLES: list[JsonValue] = [
+    {
+        "tool_name": "Assessment grader",
+        "domain": "grader.riverside.example",
+        "login_url": "https://grader.riverside.example/lti/login",
+        "launch_url": "https://grader.riverside.example/lti/launch",
+        "deep_linking_url": "https://grader.riverside.example/lti/launch",
+        "jwks_url": "https://grader.riverside.example/.well-known/jwks.json",
+        "scopes": [
+            "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
+            "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",
+            "https://purl.imsglobal.org/spec/lti-ags/scope/score",
+        ],
+        "custom_parameters": "",
+    }
+]
 
 
 class ToolConfiguration(BaseModel):
     """What an LMS administrator pastes into the LMS when adding the tool by hand."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": _TOOL_CONFIGURATION_EXAMPLES})
 
     tool_name: str
     domain: str
@@ -73,28 +163,100 @@ class ToolConfiguration(BaseModel):
     )
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_INVITE_READ_EXAMPLES: list[JsonValue] = [
+    {
+        "url": "https://grader.riverside.example/lti/register?invite=DG1qjY846c_wjN3C0CVsGnANaXzJilh-8fgUQZ3gZU0",
+        "expires_at": "2026-12-05T15:08:37.699571Z",
+    }
+]
+
+
 class InviteRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": _INVITE_READ_EXAMPLES})
+
     url: str = Field(description="Paste into the LMS's dynamic registration field; used once.")
     expires_at: datetime
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_KEY_READ_EXAMPLES: list[JsonValue] = [
+    {"kid": "7c2c225325919a7c7f7d295792f1da77", "created_at": "2026-12-02T15:08:37.748390Z"}
+]
+
+
 class KeyRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": _KEY_READ_EXAMPLES})
+
     kid: str
     created_at: datetime
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_SCORE_DELIVERY_LIST_EXAMPLES: list[JsonValue] = [
+    {
+        "items": [
+            {
+                "id": "0b9e6c1e-5f0c-4a59-9d43-6f1e2a7c8d10",
+                "submission_id": "807168fa-372a-44af-b1fb-402838885c49",
+                "event": "lti.score",
+                "url": "https://moodle.riverside.example/mod/lti/services.php/2/lineitems/14/lineitem/scores",
+                "status": "delivered",
+                "attempts": 2,
+                "attempt_log": [
+                    {
+                        "at": "2026-12-02T15:08:37.300000Z",
+                        "outcome": "timed_out",
+                        "status_code": None,
+                    },
+                    {
+                        "at": "2026-12-02T15:08:39.310000Z",
+                        "outcome": "delivered",
+                        "status_code": 204,
+                    },
+                ],
+                "next_attempt_at": "2026-12-02T15:08:39.310000Z",
+                "created_at": "2026-12-02T15:08:37.290000Z",
+                "delivered_at": "2026-12-02T15:08:39.420000Z",
+            }
+        ]
+    }
+]
+
+
 class ScoreDeliveryList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": _SCORE_DELIVERY_LIST_EXAMPLES})
+
     items: list[DeliveryRead]
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_ATTEMPTS_UPDATE_EXAMPLES: list[JsonValue] = [{"max_attempts": 3, "attempt_policy": "highest"}]
+
+
 class AttemptsUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        json_schema_extra={"examples": _ATTEMPTS_UPDATE_EXAMPLES}, extra="forbid"
+    )
 
     max_attempts: Annotated[int, Field(ge=1, le=100)] = 1
     attempt_policy: Literal["last", "highest"] = "last"
 
 
+# The API reference's example (responses as the service gave them in a test run);
+# tests/api/test_openapi_docs.py checks it against the schema.
+_ATTEMPTS_READ_EXAMPLES: list[JsonValue] = [
+    {"question_id": "photosynthesis-1", "max_attempts": 3, "attempt_policy": "highest"}
+]
+
+
 class AttemptsRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": _ATTEMPTS_READ_EXAMPLES})
+
     question_id: str
     max_attempts: int
     attempt_policy: Literal["last", "highest"]
