@@ -98,6 +98,9 @@ async def login_get(request: Request, session: SessionDep, settings: SettingsDep
     responses=REDIRECT_TO_PLATFORM,
 )
 async def login_post(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """The same login initiation with its parameters in a form body (platforms may use
+    either); query parameters are read too. No key: the platform is recognised by `iss` (and
+    `client_id`) among the registered ones."""
     return await _login(request, session, settings)
 
 
@@ -250,6 +253,11 @@ def answer(
     launch: Annotated[str, Form(max_length=128)],
     answer: Annotated[str, Form(max_length=4 * MAX_ANSWER_CHARS)] = "",
 ) -> Response:
+    """The answer page's form: the launch's own token (no cookie, no key) says who answers.
+    Stores and scores the answer like `POST /v1/submissions`, queues its score for the LMS
+    gradebook and redirects to the feedback page; with no attempt left, stores nothing and
+    redirects to the feedback of the attempt that counts. A bad answer (too long) shows the
+    page again with the message (422)."""
     now = utcnow()
     launch_row = lti.launch_for(session, launch, now=now)
     try:
@@ -421,7 +429,30 @@ def register(
     )
 
 
-@router.get("/.well-known/jwks.json", summary="The tool's public keys (JWKS)")
+@router.get(
+    "/.well-known/jwks.json",
+    summary="The tool's public keys (JWKS)",
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": {
+                        "keys": [
+                            {
+                                "kty": "RSA",
+                                "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbf",
+                                "e": "AQAB",
+                                "kid": "5fc9d8c709f42339bfda5e7a63d84afc",
+                                "alg": "RS256",
+                                "use": "sig",
+                            }
+                        ]
+                    }
+                }
+            }
+        }
+    },
+)
 def jwks(session: SessionDep, settings: SettingsDep) -> JSONResponse:
     """Platforms verify the tool's signatures (AGS token requests, deep-linking responses)
     with these keys; a rotated key stays listed until what it signed has expired."""
