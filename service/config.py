@@ -82,9 +82,7 @@ class Settings(BaseSettings):
     # the request came in on; set it behind a proxy).
     public_base_url: str | None = None
     # The first admin key on an empty database; unset, `serve` generates and prints one.
-    bootstrap_admin_key: Annotated[SecretStr | None, Field(min_length=MIN_BOOTSTRAP_KEY_CHARS)] = (
-        None
-    )
+    bootstrap_admin_key: SecretStr | None = None
     # Background work (rescoring jobs, callback deliveries) in a thread of each API process;
     # turn off to run only dedicated `python -m service worker` processes.
     worker_enabled: bool = True
@@ -178,6 +176,16 @@ class Settings(BaseSettings):
     @classmethod
     def _database_url_normalised(cls, value: str) -> str:
         return normalise_database_url(value)
+
+    @field_validator("bootstrap_admin_key")
+    @classmethod
+    def _bootstrap_key_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_BOOTSTRAP_KEY_CHARS:
+            raise ValueError(
+                f"must be at least {MIN_BOOTSTRAP_KEY_CHARS} characters; make one with "
+                "python3 -c 'import secrets; print(\"grk_\" + secrets.token_urlsafe(32))'"
+            )
+        return value
 
     @field_validator("callback_allowed_hosts")
     @classmethod

@@ -82,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         # Only Settings is validated outside a handler's own error handling.
         error = invalid_settings(exc)
+        error.__cause__ = exc
         return _report(error, debug)
     except StartupError as error:
         return _report(error, debug)

@@ -39,7 +39,8 @@ def load_rubrics(settings: Settings) -> list[RubricDocument]:
         return load_rubric_dir(folder)
     except RubricInvalid as exc:
         raise StartupError(
-            f"invalid rubric in {folder} ({shown}): {exc.detail}",
+            # YAML errors span several lines with a caret diagram: one line is enough here.
+            f"invalid rubric in {folder} ({shown}): {' '.join(str(exc.detail).split())}",
             "Fix: correct the file (`grader check-rubrics` checks every file again).",
         ) from exc
     except OSError as exc:
