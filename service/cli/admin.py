@@ -171,7 +171,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--role",
         required=True,
         choices=["admin", "instructor", "integration"],
-        help="admin: the organisation; instructor: granted courses; integration: an LMS",
+        help="admin: the organisation; instructor: granted courses; integration: an LMS (required)",
     )
     create.add_argument(
         "--course",
@@ -198,8 +198,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     create = orgs_sub.add_parser(
         "create", help="create an organisation, its default course and first admin key"
     )
-    create.add_argument("--id", required=True, help="public id, e.g. lincoln-high")
-    create.add_argument("--name", required=True, help="display name, e.g. 'Lincoln High'")
+    create.add_argument("--id", required=True, help="public id, e.g. lincoln-high (required)")
+    create.add_argument(
+        "--name", required=True, help="display name, e.g. 'Lincoln High' (required)"
+    )
     orgs_parser.set_defaults(handler=orgs)
 
     courses_parser = sub.add_parser(
@@ -214,7 +216,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     listing = courses_sub.add_parser("list", help="list courses: id and title")
     _organization_option(listing, inherited=True)
     create = courses_sub.add_parser("create", help="create a course")
-    create.add_argument("--id", required=True, help="public id in the organisation, e.g. hist-101")
-    create.add_argument("--title", required=True, help="display title, e.g. 'History 101'")
+    create.add_argument(
+        "--id", required=True, help="public id in the organisation, e.g. hist-101 (required)"
+    )
+    create.add_argument(
+        "--title", required=True, help="display title, e.g. 'History 101' (required)"
+    )
     _organization_option(create, inherited=True)
     courses_parser.set_defaults(handler=courses)
