@@ -72,6 +72,16 @@ def test_migrations_not_applied(tmp_path: Path) -> None:
     assert_readable(done.err, "migrations not applied", "grader migrate")
 
 
+def test_migrations_behind_the_code(sqlite_env: dict[str, str]) -> None:
+    path = Path(make_url(sqlite_env["GRADER_DATABASE_URL"]).database or "")
+    with sqlite3.connect(path) as connection:
+        # An older revision of this code (the one before LTI), as after a code upgrade.
+        connection.execute("UPDATE alembic_version SET version_num = 'd4e5f6a7b8c9'")
+    done = grader("serve", env=sqlite_env)
+    assert done.code == STARTUP_EXIT
+    assert_readable(done.err, "d4e5f6a7b8c9", "migrations not applied", "grader migrate")
+
+
 def test_migrations_newer_than_the_code(sqlite_env: dict[str, str]) -> None:
     path = Path(make_url(sqlite_env["GRADER_DATABASE_URL"]).database or "")
     with sqlite3.connect(path) as connection:
