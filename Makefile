@@ -19,8 +19,10 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m service migrate
-	$(BIN)/python -m service serve --host $(HOST) --port $(PORT)
+	$(BIN)/grader migrate
+	@echo "The command line is installed: $(BIN)/grader --help (the same as $(BIN)/python -m service)."
+	@echo "In another terminal, from this folder: $(BIN)/grader keys list, $(BIN)/grader backup FILE, ..."
+	$(BIN)/grader serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -10,6 +10,8 @@ from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from service.domain.callbacks.destinations import parse_allowed
 
@@ -17,11 +19,39 @@ from service.domain.callbacks.destinations import parse_allowed
 _HOST_NAME = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+$")
 # Addresses a server listens on, never ones a browser can be sent to.
 _WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
+# The shortest GRADER_BOOTSTRAP_ADMIN_KEY accepted; the keys service checks the same length
+# (service.domain.keys.service.MIN_BOOTSTRAP_KEY_CHARS) for callers that bypass Settings.
+MIN_BOOTSTRAP_KEY_CHARS = 32
+# URL schemes that mean PostgreSQL without naming a driver (Heroku-style ``postgres://``,
+# libpq's ``postgresql://``): SQLAlchemy would pick psycopg2, which is not installed.
+_POSTGRES_SCHEMES = ("postgres://", "postgresql://")
+POSTGRES_DRIVER_SCHEME = "postgresql+psycopg://"
 
 
 def split_list(value: str) -> list[str]:
     """A comma-separated setting as its non-empty, stripped items."""
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def normalise_database_url(value: str) -> str:
+    """The URL with the psycopg driver named for PostgreSQL, and a relative SQLite path made
+    absolute against the current folder, once, so every later ``chdir`` or child process
+    (``serve --workers``) opens the same file, and the start-up line can name it."""
+    value = value.strip()
+    for scheme in _POSTGRES_SCHEMES:
+        if value.startswith(scheme):
+            return POSTGRES_DRIVER_SCHEME + value[len(scheme) :]
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        return value  # reported, with the fix, by the command line's start-up checks
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        database = url.database or ""
+        if not database.startswith("file:") and not Path(database).is_absolute():
+            return url.set(database=str(Path(database).resolve())).render_as_string(
+                hide_password=False
+            )
+    return value
 
 
 def _is_ip_address(value: str) -> bool:
@@ -36,6 +66,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GRADER_", extra="ignore")
 
     database_url: str = "sqlite:///./data/grader.db"
+    # Show tracebacks of start-up errors (the command line's --debug does the same).
+    debug: bool = False
     rubrics_dir: Path = Path("rubrics")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -143,6 +175,21 @@ class Settings(BaseSettings):
     lti_launch_minutes: float = Field(default=120.0, gt=0)
     lti_registration_invite_hours: float = Field(default=72.0, gt=0)
 
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _database_url_normalised(cls, value: str) -> str:
+        return normalise_database_url(value)
+
+    @field_validator("bootstrap_admin_key")
+    @classmethod
+    def _bootstrap_key_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_BOOTSTRAP_KEY_CHARS:
+            raise ValueError(
+                f"must be at least {MIN_BOOTSTRAP_KEY_CHARS} characters; make one with "
+                "python3 -c 'import secrets; print(\"grk_\" + secrets.token_urlsafe(32))'"
+            )
+        return value
+
     @field_validator("callback_allowed_hosts")
     @classmethod
     def _allowed_hosts_parse(cls, value: str) -> str:
@@ -165,6 +212,15 @@ class Settings(BaseSettings):
         if host not in _WILDCARD_HOSTS and host not in names:
             names.append(host)
         return tuple(names)
+
+
+class DebugFlag(BaseSettings):
+    """GRADER_DEBUG alone, read before Settings: the command line must know whether to show
+    a traceback even when the other settings are what failed."""
+
+    model_config = SettingsConfigDict(env_prefix="GRADER_", extra="ignore")
+
+    debug: bool = False
 
 
 @lru_cache

@@ -172,6 +172,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         worker: Worker | None = None
         try:
             await run_in_threadpool(startup, engine, factory, settings, app.state.graders)
+            # After startup has opened it: /readyz fails if the file is deleted or replaced.
+            app.state.database_file = health.DatabaseFile.capture(settings.database_url)
             app.state.csrf_secret = await run_in_threadpool(csrf_secret, factory, settings)
             app.state.rubrics_loaded = True
             # Everything loaded so far (modules, compiled graders) lives as long as the

@@ -14,6 +14,8 @@ import threading
 import time
 from datetime import timedelta
 
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.config import Settings
@@ -39,6 +41,28 @@ log = logging.getLogger(__name__)
 # Expired rows are deleted at most this often (and in bounded batches): the sweep is a
 # cheap indexed DELETE, but running it on every poll would be pointless churn.
 HOUSEKEEPING_INTERVAL_SECONDS = 60.0
+# During a database outage the loop retries after 1 s, doubling up to 30 s: quick to notice
+# the database is back, without a connection attempt (and a log line) every poll.
+OUTAGE_FIRST_DELAY_SECONDS = 1.0
+OUTAGE_MAX_DELAY_SECONDS = 30.0
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """A lost or refused connection (the database is down), not a bug or a bad statement."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        name = type(exc.orig).__name__ if exc.orig is not None else ""
+        return name in {"OperationalError", "InterfaceError"} and "locked" not in str(exc.orig)
+    return False
+
+
+def _reason(exc: BaseException) -> str:
+    original = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(original).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 def policies(settings: Settings) -> tuple[JobPolicy, DeliveryPolicy]:
@@ -140,6 +164,9 @@ class Worker:
         self.graders = graders
         self.settings = settings
         self.housekeeping = Housekeeping()
+        # Set while the database is unavailable: when the outage began and the next delay.
+        self._outage_since: float | None = None
+        self._outage_delay = OUTAGE_FIRST_DELAY_SECONDS
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="grader-worker", daemon=True)
 
@@ -154,10 +181,39 @@ class Worker:
         while not self._stop.is_set():
             try:
                 busy = run_once(self.factory, self.graders, self.settings, self.housekeeping)
-            except Exception:
+            except Exception as exc:
                 # A database outage or a bug must not kill the thread; leases make any
                 # half-done work safe to pick up again.
+                if is_database_unavailable(exc):
+                    self._stop.wait(self._outage(exc))
+                    continue
                 log.exception("background work failed; retrying after a pause")
                 busy = False
+            else:
+                self._recovered()
             if not busy:
                 self._stop.wait(self.settings.worker_poll_seconds)
+
+    def _outage(self, exc: BaseException) -> float:
+        """One line when the database becomes unavailable, none per retry; the delay."""
+        if self._outage_since is None:
+            self._outage_since = time.monotonic()
+            self._outage_delay = OUTAGE_FIRST_DELAY_SECONDS
+            log.warning(
+                "database unavailable (%s); retrying in %g s, backing off to %g s",
+                _reason(exc),
+                OUTAGE_FIRST_DELAY_SECONDS,
+                OUTAGE_MAX_DELAY_SECONDS,
+            )
+            return self._outage_delay
+        self._outage_delay = min(self._outage_delay * 2, OUTAGE_MAX_DELAY_SECONDS)
+        log.debug("database still unavailable; next try in %g s", self._outage_delay)
+        return self._outage_delay
+
+    def _recovered(self) -> None:
+        if self._outage_since is not None:
+            log.warning(
+                "database available again after %.0f s; background work resumed",
+                time.monotonic() - self._outage_since,
+            )
+            self._outage_since = None

@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from service.db.session import SQLITE_BEGIN_OPTION
 
@@ -13,6 +18,41 @@ NOT_READY_EXAMPLE = {
     "status": "not ready",
     "checks": {"database": "unavailable (OperationalError)", "rubrics": "ok"},
 }
+
+
+@dataclass(frozen=True)
+class DatabaseFile:
+    """A SQLite file as it was when the server started (device and inode). If the file is
+    deleted or replaced underneath, open connections keep writing into the old, unlinked
+    file: every answer would be lost at the next restart, so the server is not ready."""
+
+    path: Path
+    device: int
+    inode: int
+
+    @classmethod
+    def capture(cls, database_url: str) -> DatabaseFile | None:
+        url = make_url(database_url)
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        path = Path(url.database or "")
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return None
+        return cls(path, stat.st_dev, stat.st_ino)
+
+    def problem(self) -> str | None:
+        """Why the file is not the one the server opened, or None."""
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            return f"file {self.path} was deleted while the server ran; restart it"
+        except OSError as exc:
+            return f"file {self.path} cannot be checked ({exc.strerror})"
+        if (stat.st_dev, stat.st_ino) != (self.device, self.inode):
+            return f"file {self.path} was replaced while the server ran; restart it"
+        return None
 
 
 @router.get(
@@ -57,6 +97,9 @@ def readyz(request: Request) -> JSONResponse:
             connection.execute(text("SELECT 1"))
     except Exception as exc:  # any failure means "not ready"; the kind is what operators need
         checks["database"] = f"unavailable ({exc.__class__.__name__})"
+    database_file: DatabaseFile | None = getattr(request.app.state, "database_file", None)
+    if checks["database"] == "ok" and database_file is not None:
+        checks["database"] = database_file.problem() or "ok"
     ready = all(value == "ok" for value in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not ready", "checks": checks},
