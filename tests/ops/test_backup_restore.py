@@ -4,7 +4,7 @@ serves the same submission with the same key.
 
 PostgreSQL (with ``GRADER_TEST_DATABASE_URL``): `pg_dump --format=custom` and
 `pg_restore --no-owner` into databases of their own, dropped afterwards. SQLite: the
-`grader backup` / `grader restore` commands, which xfail until the CLI has them.
+`grader backup` / `grader restore` commands.
 """
 
 from __future__ import annotations
@@ -126,16 +126,6 @@ def test_postgresql_dump_restores_into_a_new_database_that_serves_the_same_data(
     assert after["status"] == "scored"
 
 
-def cli_has(command: str) -> bool:
-    completed = subprocess.run(
-        [sys.executable, "-m", "service", "--help"], capture_output=True, text=True, check=False
-    )
-    return f",{command}," in completed.stdout or f"{{{command}," in completed.stdout
-
-
-@pytest.mark.xfail(
-    not cli_has("backup"), reason="`grader backup` is being added (issue 11)", strict=True
-)
 def test_sqlite_backup_restores_into_a_new_database_that_serves_the_same_data(
     tmp_path: Path,
 ) -> None:
