@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from service.api.deps import GradersDep, SessionDep
@@ -35,23 +35,24 @@ Rows = Annotated[list[str], Form()]
 
 
 def read_form(
-    title: str,
-    prompt: str,
-    max_points: str,
-    score_step: str,
-    references: str,
-    keyword_weight: str,
-    similarity_weight: str,
-    background: str,
-    criterion_id: list[str],
-    criterion_description: list[str],
-    criterion_weight: list[str],
-    criterion_phrasings: list[str],
-    criterion_hit: list[str],
-    criterion_miss: list[str],
+    title: Annotated[str, Form(max_length=_SHORT * 2)] = "",
+    prompt: Annotated[str, Form(max_length=_TEXT * 2)] = "",
+    max_points: Annotated[str, Form(max_length=_SHORT)] = "",
+    score_step: Annotated[str, Form(max_length=_SHORT)] = "",
+    references: Annotated[str, Form(max_length=_REFERENCES)] = "",
+    keyword_weight: Annotated[str, Form(max_length=_SHORT)] = "",
+    similarity_weight: Annotated[str, Form(max_length=_SHORT)] = "",
+    background: Annotated[str, Form(max_length=limits.MAX_BACKGROUND_CHARS * 2)] = "",
+    criterion_id: Rows = [],  # noqa: B006
+    criterion_description: Rows = [],  # noqa: B006
+    criterion_weight: Rows = [],  # noqa: B006
+    criterion_phrasings: Rows = [],  # noqa: B006
+    criterion_hit: Rows = [],  # noqa: B006
+    criterion_miss: Rows = [],  # noqa: B006
 ) -> RubricForm:
-    """The editor's fields; each criterion row posts all six controls, so rows line up by
-    position (a shorter list, from a forged form, counts as blank)."""
+    """The editor's fields (a dependency of the save and try routes, which post the same
+    form); each criterion row posts all six controls, so rows line up by position (a shorter
+    list, from a forged form, counts as blank)."""
     columns = (
         criterion_id,
         criterion_description,
@@ -87,6 +88,9 @@ def read_form(
         background=background,
         criteria=rows,
     )
+
+
+SubmittedForm = Annotated[RubricForm, Depends(read_form)]
 
 
 def _page(
@@ -153,26 +157,8 @@ def save_rubric(
     session: SessionDep,
     active: ConsoleSession,
     principal: Staff,
-    title: Annotated[str, Form(max_length=_SHORT * 2)] = "",
-    prompt: Annotated[str, Form(max_length=_TEXT * 2)] = "",
-    max_points: Annotated[str, Form(max_length=_SHORT)] = "",
-    score_step: Annotated[str, Form(max_length=_SHORT)] = "",
-    references: Annotated[str, Form(max_length=_REFERENCES)] = "",
-    keyword_weight: Annotated[str, Form(max_length=_SHORT)] = "",
-    similarity_weight: Annotated[str, Form(max_length=_SHORT)] = "",
-    background: Annotated[str, Form(max_length=limits.MAX_BACKGROUND_CHARS * 2)] = "",
-    criterion_id: Rows = [],  # noqa: B006
-    criterion_description: Rows = [],  # noqa: B006
-    criterion_weight: Rows = [],  # noqa: B006
-    criterion_phrasings: Rows = [],  # noqa: B006
-    criterion_hit: Rows = [],  # noqa: B006
-    criterion_miss: Rows = [],  # noqa: B006
+    form: SubmittedForm,
 ) -> Response:
-    form = read_form(
-        title, prompt, max_points, score_step, references, keyword_weight, similarity_weight,
-        background, criterion_id, criterion_description, criterion_weight, criterion_phrasings,
-        criterion_hit, criterion_miss,
-    )  # fmt: skip
     question = question_service.get_question(session, principal.scope, slug)
     outcome, errors = editor.save(session, question, form)
     if outcome is None:
@@ -196,30 +182,12 @@ def try_rubric(
     graders: GradersDep,
     active: ConsoleSession,
     principal: Staff,
+    form: SubmittedForm,
     answer: Annotated[str, Form(max_length=MAX_ANSWER_CHARS * 4)] = "",
     fragment: Annotated[bool, Query()] = False,
-    title: Annotated[str, Form(max_length=_SHORT * 2)] = "",
-    prompt: Annotated[str, Form(max_length=_TEXT * 2)] = "",
-    max_points: Annotated[str, Form(max_length=_SHORT)] = "",
-    score_step: Annotated[str, Form(max_length=_SHORT)] = "",
-    references: Annotated[str, Form(max_length=_REFERENCES)] = "",
-    keyword_weight: Annotated[str, Form(max_length=_SHORT)] = "",
-    similarity_weight: Annotated[str, Form(max_length=_SHORT)] = "",
-    background: Annotated[str, Form(max_length=limits.MAX_BACKGROUND_CHARS * 2)] = "",
-    criterion_id: Rows = [],  # noqa: B006
-    criterion_description: Rows = [],  # noqa: B006
-    criterion_weight: Rows = [],  # noqa: B006
-    criterion_phrasings: Rows = [],  # noqa: B006
-    criterion_hit: Rows = [],  # noqa: B006
-    criterion_miss: Rows = [],  # noqa: B006
 ) -> HTMLResponse:
     """Nothing is saved. ``?fragment=true`` (the page's script) answers only the result
     region; without it the whole editor comes back with the result, for use without JS."""
-    form = read_form(
-        title, prompt, max_points, score_step, references, keyword_weight, similarity_weight,
-        background, criterion_id, criterion_description, criterion_weight, criterion_phrasings,
-        criterion_hit, criterion_miss,
-    )  # fmt: skip
     question = question_service.get_question(session, principal.scope, slug)
     result, errors = editor.try_answer(session, question, form, answer, graders)
     status = 200 if result is not None else 422
