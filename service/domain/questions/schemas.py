@@ -78,25 +78,26 @@ class QuestionPublicRead(BaseModel):
     score_step: float
 
 
+# Feedback shown as soon as an answer is scored (the default release), for the examples.
+_RELEASED_AT_ONCE: JsonValue = {
+    "mode": "immediately",
+    "close_at": None,
+    "released_at": None,
+    "released": True,
+}
 # The API reference's example (responses as the service gave them in a test run);
 # tests/api/test_openapi_docs.py checks it against the schema.
-_QUESTION_READ_EXAMPLES: list[JsonValue] = [
-    {
-        "id": "photosynthesis-1",
-        "title": "What photosynthesis makes",
-        "prompt": "What do plants make in photosynthesis, and from what?",
-        "max_points": 5.0,
-        "score_step": 0.5,
-        "course_id": "default",
-        "rubric_version": 2,
-        "feedback_release": {
-            "mode": "immediately",
-            "close_at": None,
-            "released_at": None,
-            "released": True,
-        },
-    }
-]
+_QUESTION_EXAMPLE: JsonValue = {
+    "id": "photosynthesis-1",
+    "title": "What photosynthesis makes",
+    "prompt": "What do plants make in photosynthesis, and from what?",
+    "max_points": 5.0,
+    "score_step": 0.5,
+    "course_id": "default",
+    "rubric_version": 2,
+    "feedback_release": _RELEASED_AT_ONCE,
+}
+_QUESTION_READ_EXAMPLES: list[JsonValue] = [_QUESTION_EXAMPLE]
 
 
 class QuestionRead(QuestionPublicRead):
@@ -123,12 +124,7 @@ _QUESTION_LIST_EXAMPLES: list[JsonValue] = [
                 "score_step": 0.5,
                 "course_id": "default",
                 "rubric_version": 1,
-                "feedback_release": {
-                    "mode": "immediately",
-                    "close_at": None,
-                    "released_at": None,
-                    "released": True,
-                },
+                "feedback_release": _RELEASED_AT_ONCE,
             },
             {
                 "id": "backchannel-q2",
@@ -140,12 +136,7 @@ _QUESTION_LIST_EXAMPLES: list[JsonValue] = [
                 "score_step": 0.5,
                 "course_id": "default",
                 "rubric_version": 1,
-                "feedback_release": {
-                    "mode": "immediately",
-                    "close_at": None,
-                    "released_at": None,
-                    "released": True,
-                },
+                "feedback_release": _RELEASED_AT_ONCE,
             },
             {
                 "id": "backchannel-q3",
@@ -157,28 +148,9 @@ _QUESTION_LIST_EXAMPLES: list[JsonValue] = [
                 "score_step": 0.5,
                 "course_id": "default",
                 "rubric_version": 1,
-                "feedback_release": {
-                    "mode": "immediately",
-                    "close_at": None,
-                    "released_at": None,
-                    "released": True,
-                },
+                "feedback_release": _RELEASED_AT_ONCE,
             },
-            {
-                "id": "photosynthesis-1",
-                "title": "What photosynthesis makes",
-                "prompt": "What do plants make in photosynthesis, and from what?",
-                "max_points": 5.0,
-                "score_step": 0.5,
-                "course_id": "default",
-                "rubric_version": 2,
-                "feedback_release": {
-                    "mode": "immediately",
-                    "close_at": None,
-                    "released_at": None,
-                    "released": True,
-                },
-            },
+            _QUESTION_EXAMPLE,
         ]
     }
 ]

@@ -204,6 +204,28 @@ AnyResultRead = Annotated[ResultRead | StudentResultRead, Field(discriminator="v
 SubmissionStatus = Literal["scored", "pending", "error"]
 
 
+# A student's view of a scored answer, shared by the examples below.
+_STUDENT_RESULT_EXAMPLE: JsonValue = {
+    "view": "student",
+    "points": 5.0,
+    "max_points": 5.0,
+    "score": 1.0,
+    "needs_review": False,
+    "summary": "You scored 5 out of 5 and covered 1 of 1 key ideas.",
+    "covered": [
+        {
+            "feedback": "You named the products.",
+            "your_words": [{"start": 12, "end": 19, "text": "glucose"}],
+        }
+    ],
+    "missed": [],
+    "advisories": [],
+    "rubric_version": 2,
+    "scorer_version": "2.3.0",
+    "scored_at": "2026-12-02T15:08:37.181004Z",
+}
+
+
 # The API reference's example (responses as the service gave them in a test run);
 # tests/api/test_openapi_docs.py checks it against the schema.
 _SUBMISSION_READ_EXAMPLES: list[JsonValue] = [
@@ -219,25 +241,7 @@ _SUBMISSION_READ_EXAMPLES: list[JsonValue] = [
         "max_points": 5.0,
         "overridden": False,
         "needs_review": False,
-        "result": {
-            "view": "student",
-            "points": 5.0,
-            "max_points": 5.0,
-            "score": 1.0,
-            "needs_review": False,
-            "summary": "You scored 5 out of 5 and covered 1 of 1 key ideas.",
-            "covered": [
-                {
-                    "feedback": "You named the products.",
-                    "your_words": [{"start": 12, "end": 19, "text": "glucose"}],
-                }
-            ],
-            "missed": [],
-            "advisories": [],
-            "rubric_version": 2,
-            "scorer_version": "2.3.0",
-            "scored_at": "2026-12-02T15:08:37.181004Z",
-        },
+        "result": _STUDENT_RESULT_EXAMPLE,
         "feedback_url": "https://grader.riverside.example/v1/feedback/HHb9UKqYfyuZF8wayORUQe970ZSDxD5VU_xnpHtcNrA",
         "message": None,
         "feedback_released": True,
@@ -345,25 +349,7 @@ _FEEDBACK_READ_EXAMPLES: list[JsonValue] = [
         "points": 5.0,
         "max_points": 5.0,
         "adjusted_by_instructor": False,
-        "result": {
-            "view": "student",
-            "points": 5.0,
-            "max_points": 5.0,
-            "score": 1.0,
-            "needs_review": False,
-            "summary": "You scored 5 out of 5 and covered 1 of 1 key ideas.",
-            "covered": [
-                {
-                    "feedback": "You named the products.",
-                    "your_words": [{"start": 12, "end": 19, "text": "glucose"}],
-                }
-            ],
-            "missed": [],
-            "advisories": [],
-            "rubric_version": 2,
-            "scorer_version": "2.3.0",
-            "scored_at": "2026-12-02T15:08:37.181004Z",
-        },
+        "result": _STUDENT_RESULT_EXAMPLE,
         "message": None,
         "released": True,
         "feedback_available_at": None,

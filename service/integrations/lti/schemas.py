@@ -67,20 +67,19 @@ class DeploymentCreate(BaseModel):
 
 # The API reference's example (responses as the service gave them in a test run);
 # tests/api/test_openapi_docs.py checks it against the schema.
-_PLATFORM_READ_EXAMPLES: list[JsonValue] = [
-    {
-        "id": "5d7f3a52-8c1b-4e0f-9a6d-2b4c8e1f7a93",
-        "name": "Riverside Moodle",
-        "issuer": "https://moodle.riverside.example",
-        "client_id": "Xf3kq8ZpW2",
-        "auth_login_url": "https://moodle.riverside.example/mod/lti/auth.php",
-        "token_url": "https://moodle.riverside.example/mod/lti/token.php",
-        "jwks_url": "https://moodle.riverside.example/mod/lti/certs.php",
-        "deployment_ids": ["4"],
-        "registered_by": "manual",
-        "created_at": "2026-12-02T15:08:37.500000Z",
-    }
-]
+_PLATFORM_EXAMPLE: JsonValue = {
+    "id": "5d7f3a52-8c1b-4e0f-9a6d-2b4c8e1f7a93",
+    "name": "Riverside Moodle",
+    "issuer": "https://moodle.riverside.example",
+    "client_id": "Xf3kq8ZpW2",
+    "auth_login_url": "https://moodle.riverside.example/mod/lti/auth.php",
+    "token_url": "https://moodle.riverside.example/mod/lti/token.php",
+    "jwks_url": "https://moodle.riverside.example/mod/lti/certs.php",
+    "deployment_ids": ["4"],
+    "registered_by": "manual",
+    "created_at": "2026-12-02T15:08:37.500000Z",
+}
+_PLATFORM_READ_EXAMPLES: list[JsonValue] = [_PLATFORM_EXAMPLE]
 
 
 class PlatformRead(BaseModel):
@@ -100,24 +99,7 @@ class PlatformRead(BaseModel):
 
 # The API reference's example (responses as the service gave them in a test run);
 # tests/api/test_openapi_docs.py checks it against the schema.
-_PLATFORM_LIST_EXAMPLES: list[JsonValue] = [
-    {
-        "items": [
-            {
-                "id": "5d7f3a52-8c1b-4e0f-9a6d-2b4c8e1f7a93",
-                "name": "Riverside Moodle",
-                "issuer": "https://moodle.riverside.example",
-                "client_id": "Xf3kq8ZpW2",
-                "auth_login_url": "https://moodle.riverside.example/mod/lti/auth.php",
-                "token_url": "https://moodle.riverside.example/mod/lti/token.php",
-                "jwks_url": "https://moodle.riverside.example/mod/lti/certs.php",
-                "deployment_ids": ["4"],
-                "registered_by": "manual",
-                "created_at": "2026-12-02T15:08:37.500000Z",
-            }
-        ]
-    }
-]
+_PLATFORM_LIST_EXAMPLES: list[JsonValue] = [{"items": [_PLATFORM_EXAMPLE]}]
 
 
 class PlatformList(BaseModel):
