@@ -160,12 +160,14 @@ def enqueue_lti_score(session: Session, submission: Submission) -> CallbackDeliv
     now = utcnow()
     shown = release.shows_results(question, principal=None, now=now)
     rows = LaunchRepository(session).attempts(link.id, submission.learner_id)
-    attempts = [_gradebook_attempt(row, shown=shown) for row in rows]
-    chosen = ags.counting(attempts, question.attempt_policy)
+    chosen = ags.counting(rows, question.attempt_policy)
     if chosen is None:
         return None
     score = ags.score_for(
-        chosen, user_id=submission.learner_id, max_points=question.max_points, at=now
+        _gradebook_attempt(chosen, shown=shown),
+        user_id=submission.learner_id,
+        max_points=question.max_points,
+        at=now,
     )
     delivery = CallbackDelivery(
         organization_id=submission.organization_id,

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -51,7 +51,20 @@ class Attempt:
     comment: str | None
 
 
-def counting(attempts: Sequence[Attempt], policy: str) -> Attempt | None:
+class Scored(Protocol):
+    """What choosing the attempt that counts reads: a stored submission, or an ``Attempt``."""
+
+    @property
+    def created_at(self) -> datetime: ...
+
+    @property
+    def points(self) -> float | None: ...
+
+
+AttemptT = TypeVar("AttemptT", bound=Scored)
+
+
+def counting(attempts: Sequence[AttemptT], policy: str) -> AttemptT | None:
     """The attempt that counts: the newest ("last"), or the best scored ("highest"; the
     newest of equals, and the newest if none is scored yet)."""
     if not attempts:
@@ -59,10 +72,10 @@ def counting(attempts: Sequence[Attempt], policy: str) -> Attempt | None:
     newest = max(attempts, key=lambda a: a.created_at)
     if policy != "highest":
         return newest
-    scored = [a for a in attempts if a.points is not None]
+    scored = [(a.points, a.created_at, a) for a in attempts if a.points is not None]
     if not scored:
         return newest
-    return max(scored, key=lambda a: (a.points, a.created_at))
+    return max(scored, key=lambda item: (item[0], item[1]))[2]
 
 
 def score_for(attempt: Attempt, *, user_id: str, max_points: float, at: datetime) -> dict[str, Any]:

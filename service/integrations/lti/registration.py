@@ -24,15 +24,15 @@ from sqlalchemy.orm import Session
 from service.config import Settings
 from service.db.models import LtiPlatform, LtiRegistrationInvite
 from service.db.session import end_read_phase
-from service.domain.callbacks.transport import SendFailed, default_client, send
+from service.domain.callbacks.transport import SendFailed, send
 from service.integrations.lti import claims
 from service.integrations.lti.repository import LaunchRepository
 from service.integrations.lti.service import (
-    FETCH_TIMEOUT_SECONDS,
     LaunchRejected,
     PlatformValues,
     hash_token,
     outbound_policy,
+    platform_client,
     register_platform,
 )
 
@@ -160,15 +160,12 @@ def register(
     end_read_phase(session)  # the fetches below hold no transaction (nor SQLite's lock)
     policy = outbound_policy(settings)
 
-    def client() -> Any:
-        return default_client(FETCH_TIMEOUT_SECONDS, 3.0)
-
     try:
         fetched = send(
             "GET",
             openid_configuration,
             destinations=policy,
-            make_client=client,
+            make_client=platform_client,
             headers={"Accept": "application/json"},
             max_body_bytes=MAX_CONFIGURATION_BYTES,
         )
@@ -195,7 +192,7 @@ def register(
             "POST",
             endpoint,
             destinations=policy,
-            make_client=client,
+            make_client=platform_client,
             headers=headers,
             content=json.dumps(tool_configuration(tool_base_url)).encode(),
             max_body_bytes=MAX_CONFIGURATION_BYTES,

@@ -104,12 +104,10 @@ class LaunchRepository:
         self.session.add(LtiNonce(platform_id=platform_id, nonce=nonce, expires_at=expires_at))
         self.session.flush()  # a replay fails here, on the primary key
 
-    def delete_expired(self, now: datetime, *, limit: int) -> int:
+    def delete_expired(self, now: datetime) -> int:
+        """Nonces, launches and invitations past their time (each an indexed DELETE)."""
         removed = 0
         for model in (LtiNonce, LtiLaunch, LtiRegistrationInvite):
-            ids = select(model.expires_at).where(model.expires_at < now).limit(1)
-            if self.session.scalars(ids).first() is None:
-                continue
             result = self.session.execute(delete(model).where(model.expires_at < now))
             removed += int(getattr(result, "rowcount", 0) or 0)
         return removed

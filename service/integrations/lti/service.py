@@ -12,6 +12,7 @@ single-use nonce still refuse forged and replayed launches.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import secrets
@@ -23,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import httpx
 import jwt
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
@@ -51,7 +53,7 @@ from service.domain.sessions.service import SessionPolicy, SignedIn
 from service.domain.submissions import service as submission_service
 from service.domain.submissions.schemas import SubmissionCreate
 from service.errors import Conflict, DomainError, NotFound, UnprocessableRequest
-from service.integrations.lti import claims, tokens
+from service.integrations.lti import ags, claims, tokens
 from service.integrations.lti import keys as lti_keys
 from service.integrations.lti.claims import LaunchRole, MessageType
 from service.integrations.lti.repository import LaunchRepository, PlatformRepository
@@ -65,6 +67,7 @@ STATE_SECONDS = 600
 JWKS_REFETCH_SECONDS = 10.0
 MAX_JWKS_BYTES = 256 * 1024
 FETCH_TIMEOUT_SECONDS = 5.0
+FETCH_CONNECT_TIMEOUT_SECONDS = 3.0
 _SLUG_SAFE = re.compile(r"[^a-z0-9-]+")
 
 
@@ -89,8 +92,14 @@ def outbound_policy(settings: Settings) -> DestinationPolicy:
     )
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+# A launch's and an invitation's tokens are stored as their SHA-256, as sessions' are.
+hash_token = session_service.hash_token
+
+
+def platform_client() -> httpx.Client:
+    """The client for fetching from a platform (key set, configuration): short timeouts,
+    no redirects, no proxy from the environment (``transport.default_client``)."""
+    return default_client(FETCH_TIMEOUT_SECONDS, FETCH_CONNECT_TIMEOUT_SECONDS)
 
 
 def origin_of(url: str) -> str | None:
@@ -220,7 +229,7 @@ def _fetch_key_set(platform: LtiPlatform, settings: Settings) -> dict[str, Any] 
             "GET",
             platform.jwks_url,
             destinations=outbound_policy(settings),
-            make_client=lambda: default_client(FETCH_TIMEOUT_SECONDS, 3.0),
+            make_client=platform_client,
             headers={"Accept": "application/json"},
             max_body_bytes=MAX_JWKS_BYTES,
         )
@@ -231,8 +240,6 @@ def _fetch_key_set(platform: LtiPlatform, settings: Settings) -> dict[str, Any] 
         log.warning("platform %s: its key set answered %d", platform.id, response.status_code)
         return None
     try:
-        import json
-
         data = json.loads(response.body)
     except ValueError:
         return None
@@ -624,7 +631,7 @@ def delete_platform(session: Session, platform: LtiPlatform) -> None:
 
 
 def delete_expired(session: Session, *, now: datetime) -> int:
-    return LaunchRepository(session).delete_expired(now, limit=1000)
+    return LaunchRepository(session).delete_expired(now)
 
 
 # ------------------------------------------------------------------ answer and picker
@@ -684,11 +691,10 @@ def _first_error(exc: ValidationError) -> str:
 
 
 def _counted(question: Question, attempts: Sequence[Submission]) -> Submission:
-    if question.attempt_policy == "highest":
-        scored = [s for s in attempts if s.points is not None]
-        if scored:
-            return max(scored, key=lambda s: (s.points or 0.0, s.created_at))
-    return attempts[-1]
+    """The attempt the gradebook shows (``attempts`` is not empty)."""
+    counted = ags.counting(attempts, question.attempt_policy)
+    assert counted is not None
+    return counted
 
 
 def feedback_of_latest(session: Session, launch: LtiLaunch) -> str | None:

@@ -171,9 +171,7 @@ def launch(
     opened = lti.open_launch(session, settings, verified, now=now)
     launch_row = opened.launch
     if launch_row.message_type == MessageType.DEEP_LINKING:
-        return _picker(
-            request, session, opened.token, launch_row.course_id, opened.platform_origins
-        )
+        return _picker(request, session, launch_row, opened.token, opened.platform_origins)
     question = opened.question
     assert question is not None
     if launch_row.role == LaunchRole.INSTRUCTOR:
@@ -283,16 +281,15 @@ def answer(
 def _picker(
     request: Request,
     session: SessionDep,
+    launch_row: LtiLaunch,
     token: str,
-    course_id: object,
     frame_ancestors: list[str],
     *,
     form: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    course = session.get(Course, course_id)
-    launch_row = lti.launch_for(session, token, now=utcnow())
+    course = session.get(Course, launch_row.course_id)
     return render(
         request,
         "lti/pick.html",
@@ -351,8 +348,8 @@ def deep_link(
             return _picker(
                 request,
                 session,
+                launch_row,
                 launch,
-                launch_row.course_id,
                 origins,
                 form=form,
                 errors=errors,
