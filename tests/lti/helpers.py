@@ -3,6 +3,8 @@ answering a placed activity."""
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -53,18 +55,31 @@ def place_new_question(
 
 
 def launch_link(
-    platform: LtiPlatform, browser: httpx.Client, link: dict[str, Any], *, user: PlatformUser
+    platform: LtiPlatform,
+    agent: httpx.Client,
+    link: dict[str, Any],
+    *,
+    user: PlatformUser,
+    replace_id_token: Callable[[dict[str, Any]], str] | None = None,
 ) -> httpx.Response:
+    """A launch of a placed activity; ``replace_id_token`` posts another id_token instead
+    of the one the platform signed (see ``LtiPlatform.launch``)."""
     item = link["content_item"]
     return platform.launch(
-        browser,
+        agent,
         user=user,
         context_id=link["context_id"],
         resource_link_id=link["id"],
         custom=item.get("custom"),
         lineitem_id=link["lineitem_id"],
         target_link_uri=item.get("url"),
+        replace_id_token=replace_id_token,
     )
+
+
+def b64_bytes(text: str) -> bytes:
+    """A JWK member (base64url without padding) as bytes."""
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def answer(

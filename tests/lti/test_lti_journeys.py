@@ -18,6 +18,7 @@ from tests.lti.helpers import (
     PROMPT,
     TEACHER,
     answer,
+    b64_bytes,
     launch_link,
     place_new_question,
 )
@@ -285,25 +286,12 @@ def test_the_launch_works_without_cookies_and_refuses_a_state_cookie_of_another_
             )
             return platform.sign_id_token(claims)
 
-        refused = launch_link_with(platform, stale, link, keep_stale_cookie)
+        refused = launch_link(
+            platform, stale, link, user=LEARNER, replace_id_token=keep_stale_cookie
+        )
         assert refused.status_code == 400
         assert "another browser window" in refused.text
     assert tool.count(LtiLaunch) == launches
-
-
-def launch_link_with(
-    platform: LtiPlatform, agent: httpx.Client, link: dict[str, Any], replace: Any
-) -> httpx.Response:
-    item = link["content_item"]
-    return platform.launch(
-        agent,
-        user=LEARNER,
-        context_id=link["context_id"],
-        resource_link_id=link["id"],
-        custom=item.get("custom"),
-        lineitem_id=link["lineitem_id"],
-        replace_id_token=replace,
-    )
 
 
 def test_dynamic_registration_registers_the_platform_under_the_admins_organisation(
@@ -351,7 +339,7 @@ def test_key_rotation_keeps_the_old_key_published_and_signs_with_the_new(
 ) -> None:
     before = httpx.get(f"{tool.base_url}/.well-known/jwks.json").json()["keys"]
     assert [k["kty"] for k in before] == ["RSA"]
-    assert int.bit_length(int.from_bytes(_b64(before[0]["n"]), "big")) >= 2048
+    assert int.bit_length(int.from_bytes(b64_bytes(before[0]["n"]), "big")) >= 2048
     rotated = tool.api.post("/v1/lti/keys/rotate")
     assert rotated.status_code == 201, rotated.text
     after = httpx.get(f"{tool.base_url}/.well-known/jwks.json").json()["keys"]
@@ -359,12 +347,6 @@ def test_key_rotation_keeps_the_old_key_published_and_signs_with_the_new(
     # What is signed now verifies at the platform with the new key.
     place_new_question(platform, agent)
     assert platform.deep_link_responses  # verified by the platform against our key set
-
-
-def _b64(text: str) -> bytes:
-    import base64
-
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def test_a_platform_of_another_organisation_sees_only_its_own(

@@ -15,6 +15,7 @@ from service.config import Settings
 from service.db.models import LtiToolKey
 from service.main import create_app
 from tests.conftest import ADMIN_KEY, auth
+from tests.lti.helpers import b64_bytes
 
 
 def test_a_made_key_is_stored_encrypted_with_the_passphrase(
@@ -51,7 +52,7 @@ def test_a_key_file_is_the_one_key_and_cannot_be_rotated_by_the_api(
     with TestClient(app, headers=auth(ADMIN_KEY)) as client:
         [published] = client.get("/.well-known/jwks.json").json()["keys"]
         numbers = private.public_key().public_numbers()
-        n = int.from_bytes(_b64(published["n"]), "big")
+        n = int.from_bytes(b64_bytes(published["n"]), "big")
         assert n == numbers.n
         rotated = client.post("/v1/lti/keys/rotate")
     assert rotated.status_code == 422
@@ -65,9 +66,3 @@ def test_a_rotated_key_stays_published_until_its_grace_ends(client: TestClient) 
     second = client.get("/.well-known/jwks.json").json()["keys"]
     # Newest first: platforms take the first key they do not know.
     assert [k["kid"] for k in second] == [rotated.json()["kid"], first[0]["kid"]]
-
-
-def _b64(text: str) -> bytes:
-    import base64
-
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

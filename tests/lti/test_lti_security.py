@@ -123,15 +123,12 @@ def test_a_forged_launch_is_refused_with_a_page_and_stores_nothing(
 ) -> None:
     forge, reason = FORGERIES[name]
     before = _stored(tool)
-    item = placed["content_item"]
     with LtiBrowser(timeout=30) as agent:
-        response = platform.launch(
+        response = launch_link(
+            platform,
             agent,
+            placed,
             user=LEARNER,
-            context_id=placed["context_id"],
-            resource_link_id=placed["id"],
-            custom=item["custom"],
-            lineitem_id=placed["lineitem_id"],
             replace_id_token=lambda claims: forge(platform, claims),
         )
     assert response.status_code in (400, 403), response.text
@@ -152,16 +149,7 @@ def test_a_replayed_id_token_is_refused(
         return kept["token"]
 
     with LtiBrowser(timeout=30) as agent:
-        item = placed["content_item"]
-        first = platform.launch(
-            agent,
-            user=LEARNER,
-            context_id=placed["context_id"],
-            resource_link_id=placed["id"],
-            custom=item["custom"],
-            lineitem_id=placed["lineitem_id"],
-            replace_id_token=keep,
-        )
+        first = launch_link(platform, agent, placed, user=LEARNER, replace_id_token=keep)
         assert first.status_code == 200, first.text
         state = platform.auth_requests[-1]["state"]
         launches = tool.count(LtiLaunch)
