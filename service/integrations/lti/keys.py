@@ -69,7 +69,32 @@ def _published(jwk: dict[str, Any], kid: str) -> dict[str, Any]:
     return {**jwk, "kid": kid, "alg": ALGORITHM, "use": "sig"}
 
 
+# The key file parsed, by (path, modification time, size, passphrase): every signature and every key
+# set request would otherwise read and parse the PEM again; replacing the file (the way to
+# rotate it) changes the stamp, so the new key is read on the next use.
+_from_files: dict[tuple[str, int, int, str], tuple[SigningKey, dict[str, Any]]] = {}
+
+
 def _from_file(settings: Settings) -> tuple[SigningKey, dict[str, Any]]:
+    assert settings.lti_key_file is not None
+    try:
+        stat = settings.lti_key_file.stat()
+    except OSError as exc:
+        raise KeyFileUnusable(f"GRADER_LTI_KEY_FILE cannot be read: {exc}") from None
+    passphrase = settings.lti_key_passphrase
+    secret = passphrase.get_secret_value() if passphrase else ""
+    stamp = (str(settings.lti_key_file), stat.st_mtime_ns, stat.st_size, secret)
+    with _lock:
+        known = _from_files.get(stamp)
+    if known is None:
+        known = _parse_file(settings)
+        with _lock:
+            _from_files.clear()  # one file per deployment: keep only its current version
+            _from_files[stamp] = known
+    return known
+
+
+def _parse_file(settings: Settings) -> tuple[SigningKey, dict[str, Any]]:
     assert settings.lti_key_file is not None
     password = (
         settings.lti_key_passphrase.get_secret_value().encode()
