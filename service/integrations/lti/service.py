@@ -665,9 +665,8 @@ def submit_answer(
     question = session.get(Question, link.question_id)
     if question is None:
         raise LaunchRejected("This activity's question was deleted.")
-    attempts = LaunchRepository(session).attempts(link.id, launch.subject)
-    if len(attempts) >= question.max_attempts:
-        counted = _counted(question, attempts)
+    counted = _counted_when_used_up(session, launch, question)
+    if counted is not None:
         return Answered(counted, submission_service.reissue_feedback_link(session, counted), False)
     try:
         body = SubmissionCreate(question_id=question.slug, learner_id=launch.subject, answer=answer)
@@ -690,11 +689,16 @@ def _first_error(exc: ValidationError) -> str:
     return str(errors[0]["msg"]) if errors else "The answer could not be read."
 
 
-def _counted(question: Question, attempts: Sequence[Submission]) -> Submission:
-    """The attempt the gradebook shows (``attempts`` is not empty)."""
-    counted = ags.counting(attempts, question.attempt_policy)
-    assert counted is not None
-    return counted
+def _counted_when_used_up(
+    session: Session, launch: LtiLaunch, question: Question
+) -> Submission | None:
+    """The attempt that counts once the learner has no attempt left in this placement,
+    else None (they may answer again)."""
+    assert launch.resource_link_id is not None
+    attempts = LaunchRepository(session).attempts(launch.resource_link_id, launch.subject)
+    if len(attempts) < question.max_attempts:
+        return None
+    return ags.counting(attempts, question.attempt_policy)
 
 
 def feedback_of_latest(session: Session, launch: LtiLaunch) -> str | None:
@@ -706,10 +710,10 @@ def feedback_of_latest(session: Session, launch: LtiLaunch) -> str | None:
     question = session.get(Question, link.question_id) if link else None
     if question is None:
         return None
-    attempts = LaunchRepository(session).attempts(launch.resource_link_id, launch.subject)
-    if len(attempts) < question.max_attempts:
+    counted = _counted_when_used_up(session, launch, question)
+    if counted is None:
         return None
-    return submission_service.reissue_feedback_link(session, _counted(question, attempts))
+    return submission_service.reissue_feedback_link(session, counted)
 
 
 @dataclass(frozen=True)
