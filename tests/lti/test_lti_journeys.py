@@ -54,6 +54,18 @@ def scores_for(platform: LtiPlatform, lineitem: str, count: int) -> list[dict[st
     )
 
 
+def settled_outbox(tool: Tool) -> list[dict[str, Any]]:
+    """The gradebook outbox of the (one) registered platform once nothing is pending."""
+    [registered] = tool.api.get("/v1/lti/platforms").json()["items"]
+    path = f"/v1/lti/platforms/{registered['id']}/scores"
+
+    def settled() -> list[dict[str, Any]] | None:
+        items: list[dict[str, Any]] = tool.api.get(path).json()["items"]
+        return items if items and all(r["status"] != "pending" for r in items) else None
+
+    return wait_for(settled, "the gradebook outbox to settle")
+
+
 def question_of(link: dict[str, Any]) -> str:
     return str(link["content_item"]["custom"]["question_id"])
 
@@ -228,8 +240,34 @@ def test_one_attempt_by_default_then_the_highest_of_several(
     stored = submissions_of(tool, slug)
     assert len(stored) == 2
     best = max(s["points"] for s in stored)
-    scores = scores_for(platform, link["lineitem_id"], 2)
-    assert scores[-1]["scoreGiven"] == pytest.approx(best)
+    outbox = settled_outbox(tool)
+    # Each answer queued a score; one queued while the other was still on its way replaces
+    # it (or the platform refuses the older one): none is left failing, the newest counts.
+    assert "failed" not in {row["status"] for row in outbox}
+    assert "delivered" in {row["status"] for row in outbox}
+    assert platform.scores[link["lineitem_id"]][-1]["scoreGiven"] == pytest.approx(best)
+
+
+def test_answers_in_quick_succession_leave_the_gradebook_with_the_last(
+    tool: Tool, platform: LtiPlatform, agent: httpx.Client
+) -> None:
+    link = place_new_question(platform, agent)
+    slug = question_of(link)
+    setting = tool.api.put(
+        f"/v1/questions/{slug}/attempts", json={"max_attempts": 3, "attempt_policy": "last"}
+    )
+    assert setting.status_code == 200, setting.text
+    with LtiBrowser(timeout=30) as student:
+        for text in (GOOD_ANSWER, "A blockade.", "They talked in secret through Dobrynin."):
+            page = launch_link(platform, student, link, user=LEARNER)
+            assert answer(platform, student, page, text).status_code == 200
+    newest = max(submissions_of(tool, slug), key=lambda s: str(s["created_at"]))
+    outbox = settled_outbox(tool)
+    assert "failed" not in {row["status"] for row in outbox}
+    received = platform.scores[link["lineitem_id"]]
+    assert received[-1]["scoreGiven"] == pytest.approx(newest["points"])
+    stamps = [r["timestamp"] for r in received]
+    assert stamps == sorted(stamps), "the platform recorded an older score after a newer one"
 
 
 def test_an_instructor_launch_opens_the_console_on_the_question(

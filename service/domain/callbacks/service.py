@@ -169,13 +169,19 @@ def enqueue_lti_score(session: Session, submission: Submission) -> CallbackDeliv
         max_points=question.max_points,
         at=now,
     )
+    url = ags.scores_url(link.lineitem_url)
+    superseded = CallbackRepository(session).supersede_scores(
+        url, submission.learner_id, submission.organization_id
+    )
+    if superseded:
+        log.info("LTI link %s: a newer score replaces %d queued one(s)", link.id, superseded)
     delivery = CallbackDelivery(
         organization_id=submission.organization_id,
         channel=Channel.LTI_SCORE.value,
         lti_platform_id=link.platform_id,
         submission_id=submission.id,
         event="lti.score",
-        url=ags.scores_url(link.lineitem_url),
+        url=url,
         payload=score,
         attempt_log=[],
         next_attempt_at=now,
@@ -400,7 +406,12 @@ def _record(
         delivery.attempt_log = [*delivery.attempt_log, entry]
         if delivery.status != "pending":
             return  # cancelled while this attempt was under way: it stays cancelled
-        if attempt.outcome is Outcome.DELIVERED:
+        if _superseded(item, attempt) and CallbackRepository(session).has_newer_score(delivery):
+            # Two scores queued at once and the newer one landed first: the platform keeps
+            # the newest (AGS), so this one is done, not failed.
+            delivery.status = CANCELLED
+            log.info("callback %s cancelled: the platform has a newer score", delivery.id)
+        elif attempt.outcome is Outcome.DELIVERED:
             delivery.status = "delivered"
             delivery.delivered_at = now
         elif delivery.attempts >= policy.max_attempts:
@@ -409,6 +420,15 @@ def _record(
         else:
             delay = policy.delay_after(delivery.attempts)
             delivery.next_attempt_at = now + timedelta(seconds=delay)
+
+
+def _superseded(item: _Claimed, attempt: Attempt) -> bool:
+    """A gradebook score the platform refused as older than the one it has (409)."""
+    return (
+        item.channel is Channel.LTI_SCORE
+        and attempt.outcome is Outcome.HTTP_STATUS
+        and attempt.status_code == 409
+    )
 
 
 def _result(future: Future[Attempt], item: _Claimed) -> Attempt:
