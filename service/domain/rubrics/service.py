@@ -33,6 +33,7 @@ from service.scoring import (
     RubricError,
     RubricSpec,
     ScoringError,
+    fit_calibration,
 )
 
 log = logging.getLogger(__name__)
@@ -255,7 +256,7 @@ def calibrate(
         grader = build_grader(uncalibrated)
     except RubricError as exc:
         raise RubricInvalid("request body", exc.field, exc.problem) from exc
-    fitted = Calibration.fit_if_enough([grader])
+    fitted = fit_calibration([grader])
     document = uncalibrated.model_copy(
         update={"calibration": fitted.to_dict() if fitted is not None else None}
     )
