@@ -57,7 +57,7 @@ from service.scoring.similarity import (
 )
 from service.scoring.spelling import SpellingCorrector
 from service.scoring.text import Token, content_stems, content_tokens, tokenize
-from service.scoring.types import GradedAnswer, RubricSpec, ScoreBreakdown
+from service.scoring.types import CriterionResult, GradedAnswer, RubricSpec, ScoreBreakdown
 from service.scoring.validation import check_reference_covers_criteria, validate_rubric
 
 # Bump whenever any output of ``Grader.grade`` can change for the same rubric and answer:
@@ -194,22 +194,22 @@ class Grader:
             ],
         )
         self._neighbours: NeighbourIndex | None = None
-        self._graded_base = np.zeros((0, len(BASE_FEATURES)))
         if self.graded:
-            scores = [_fraction(g.points, rubric.max_points) for g in self.graded]
-            self._neighbours = NeighbourIndex(demoted=self._demoted).fit(
-                [g.answer for g in self.graded], scores, material
-            )
-            self._graded_base = feature_rows(
-                [self._measure_base(g.answer)[1] for g in self.graded], BASE_FEATURES
-            )
-            self._graded_scores = np.asarray(scores, dtype=np.float64)
-            self._sorted_similarity = np.sort(self._graded_base[:, 2])
-            self._sorted_coverage = np.sort(self._graded_base[:, 1])
+            self._index_graded(material)
 
-    @property
-    def has_neighbours(self) -> bool:
-        return len(self.graded) >= MIN_NEIGHBOURS
+    def _index_graded(self, material: Sequence[str]) -> None:
+        """The graded answers as scored neighbours, and the sorted base features that a new
+        answer's percentile features are ranked among."""
+        scores = [_fraction(g.points, self.rubric.max_points) for g in self.graded]
+        self._neighbours = NeighbourIndex(demoted=self._demoted).fit(
+            [g.answer for g in self.graded], scores, material
+        )
+        graded_base = feature_rows(
+            [self._measure_base(g.answer)[1] for g in self.graded], BASE_FEATURES
+        )
+        self._graded_scores = np.asarray(scores, dtype=np.float64)
+        self._sorted_similarity = np.sort(graded_base[:, BASE_FEATURES.index("similarity")])
+        self._sorted_coverage = np.sort(graded_base[:, BASE_FEATURES.index("term_coverage")])
 
     def with_calibration(self, calibration: Calibration | None) -> Grader:
         """The same compiled rubric and graded answers with another calibration."""
@@ -233,27 +233,7 @@ class Grader:
         # The similarity component: word and character n-gram TF-IDF similarity, averaged
         # (characters forgive compounds, partial words and misspellings that stems miss).
         similarity = (features["similarity"] + features["char_similarity"]) / 2
-        default_raw = min(
-            1.0,
-            max(
-                0.0,
-                rubric.keyword_weight * features["keyword_coverage"]
-                + rubric.similarity_weight * similarity,
-            ),
-        )
-        model = "default"
-        raw = default_raw
-        calibration = self.calibration
-        if calibration is not None:
-            model = "calibrated"
-            if calibration.neighbour is not None and measured.neighbours is not None:
-                vector = feature_rows([features], NEIGHBOUR_FEATURES)
-                raw = float(calibration.neighbour.predict(vector)[0])
-            else:
-                vector = feature_rows([features], BASE_FEATURES)
-                raw = float(calibration.base.predict(vector)[0])
-            # A validated calibration predicts within 0..1; this holds whatever it says.
-            raw = _unit(raw, "calibrated score")
+        model, raw = self._model_score(measured, similarity)
         advisories: tuple[Advisory, ...] = ()
         if self._advisory_context is not None:
             advisories = assess(
@@ -275,13 +255,7 @@ class Grader:
         confidence = _confidence(
             raw, (features["keyword_coverage"], similarity), measured.neighbours, rubric
         )
-        if self.auto_criteria:
-            matches = measured.matches
-            counts = (sum(m.phrasing is not None for m in matches), len(matches))
-            results = self._term_matcher.results_at(matches, self._reported)
-        else:
-            results = self._criteria_matcher.results(measured.matches)
-            counts = (sum(r.met for r in results), len(results))
+        results, counts = self._criterion_results(measured.matches)
         return ScoreBreakdown(
             points=points,
             max_points=rubric.max_points,
@@ -301,6 +275,36 @@ class Grader:
             components=tuple((name, round(features[name], 4)) for name in NEIGHBOUR_FEATURES),
             advisories=advisories,
         )
+
+    def _model_score(self, measured: _Measured, similarity: float) -> tuple[str, float]:
+        """The model that scores this answer ("default" or "calibrated") and its score in
+        0..1, before any advisory cap."""
+        features = measured.features
+        calibration = self.calibration
+        if calibration is None:
+            rubric = self.rubric
+            blend = (
+                rubric.keyword_weight * features["keyword_coverage"]
+                + rubric.similarity_weight * similarity
+            )
+            return "default", min(1.0, max(0.0, blend))
+        if calibration.neighbour is not None and measured.neighbours is not None:
+            raw = float(calibration.neighbour.predict(feature_rows([features]))[0])
+        else:
+            raw = float(calibration.base.predict(feature_rows([features], BASE_FEATURES))[0])
+        # A validated calibration predicts within 0..1; this holds whatever it says.
+        return "calibrated", _unit(raw, "calibrated score")
+
+    def _criterion_results(
+        self, matches: tuple[CriterionMatch, ...]
+    ) -> tuple[tuple[CriterionResult, ...], tuple[int, int]]:
+        """The criteria reported for an answer and (criteria met, criteria in all): every
+        derived term counts, but only the ``MAX_AUTO_CRITERIA`` most informative are listed."""
+        if self.auto_criteria:
+            counts = (sum(m.phrasing is not None for m in matches), len(matches))
+            return self._term_matcher.results_at(matches, self._reported), counts
+        results = self._criteria_matcher.results(matches)
+        return results, (sum(r.met for r in results), len(results))
 
     def training_rows(self) -> tuple[np.ndarray, np.ndarray]:
         """Features (``NEIGHBOUR_FEATURES`` columns) of every graded answer, with itself left
