@@ -34,6 +34,7 @@ import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,9 @@ TARGET_PURITY = 0.95
 ONE_GROUP = 10.0
 
 
-@dataclass(frozen=True, slots=True)
+# Identity equality: a question is hashable, so that its tally per setting is computed once
+# however many folds and settings ask for it.
+@dataclass(frozen=True, slots=True, eq=False)
 class Question:
     """One question's answers and what the zero-shot grader found in them."""
 
@@ -141,6 +144,7 @@ def prepare(rows: Sequence[Row]) -> list[Question]:
     return questions
 
 
+@lru_cache(maxsize=100_000)
 def measure_question(question: Question, setting: Setting) -> Tally:
     grouping = AnswerGrouping(
         duplicate_similarity=setting.duplicate_similarity,
@@ -157,7 +161,7 @@ def measure_question(question: Question, setting: Setting) -> Tally:
 def measure(questions: Iterable[Question], setting: Setting) -> Tally:
     total = Tally()
     for question in questions:
-        total.add(measure_question(question, setting))
+        total.add(measure_question(question, setting))  # cached: never modified in place
     return total
 
 
