@@ -37,6 +37,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
+from service.scoring.limits import MAX_CRITERIA
 from service.scoring.similarity import StemAnalyzer
 from service.scoring.text import normalise
 
@@ -69,6 +70,11 @@ class AnswerGrouping(ClusterMixin, BaseEstimator):  # type: ignore[misc]
     duplicates (always grouped). ``distance_threshold``: the average-linkage distance below
     which groups of answers merge (text cosine distance plus criteria disagreement); ``None``
     groups exact and near duplicates only.
+
+    The defaults were chosen on the SemEval-2013 ``train`` splits (Beetle and SciEntsBank
+    pooled, never a test split): the setting of the grid in ``service.evaluation.grouping``
+    with the fewest groups at which 95% of the answers get their gold grade from their
+    group's representative (``docs/accuracy.md``, "Answer groups").
     """
 
     def __init__(
@@ -147,6 +153,8 @@ class AnswerGrouping(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         hits = np.asarray(criteria, dtype=np.float64)
         if hits.ndim != 2 or hits.shape[0] != len(texts):
             raise ValueError("criteria must be an (n_answers, n_criteria) matrix")
+        if hits.shape[1] > MAX_CRITERIA:
+            raise ValueError(f"criteria must have at most {MAX_CRITERIA} columns")
         if not np.all((hits >= 0.0) & (hits <= 1.0)):  # also refuses NaN
             raise ValueError("criteria must hold values between 0 and 1")
         return hits if hits.shape[1] > 0 else None

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from service.scoring.grouping import MAX_ANSWERS, AnswerGrouping
+from service.scoring.limits import MAX_CRITERIA
 
 # Answers to "Why do plants need light?": two spellings of one answer, a paraphrase of it,
 # an answer about water and a non-answer.
@@ -135,6 +136,7 @@ def test_max_answers_are_grouped() -> None:
         (np.ones(3), "n_answers, n_criteria"),
         (np.full((3, 1), 2.0), "between 0 and 1"),
         (np.full((3, 1), np.nan), "between 0 and 1"),
+        (np.ones((3, MAX_CRITERIA + 1)), "at most"),
     ],
 )
 def test_malformed_criteria_are_refused(criteria: np.ndarray, message: str) -> None:
