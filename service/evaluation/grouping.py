@@ -45,7 +45,19 @@ from service.scoring.grouping import MAX_ANSWERS, AnswerGrouping
 
 # The grid of settings that thresholds are chosen from (``None``: near duplicates only).
 DUPLICATE_SIMILARITIES = (0.8, 0.9, 1.0)
-DISTANCE_THRESHOLDS: tuple[float | None, ...] = (None, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+DISTANCE_THRESHOLDS: tuple[float | None, ...] = (
+    None,
+    0.2,
+    0.3,
+    0.4,
+    0.5,
+    0.6,
+    0.7,
+    0.8,
+    0.9,
+    1.0,
+    1.2,
+)
 # The share of answers that must get their gold grade from their group's representative for
 # a setting to be chosen: the teacher's tolerance for trusting a group without reading it
 # (a product choice, not fitted; --target-purity changes it).
