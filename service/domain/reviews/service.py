@@ -149,6 +149,21 @@ def revert_override(
     return revert
 
 
+def newest_active_overrides(
+    session: Session, submission_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """Per submission, the id of the override in effect (the one a revert would undo)."""
+    by_submission: dict[uuid.UUID, list[ScoreOverride]] = {}
+    for override in ReviewRepository(session).overrides_of_many(submission_ids):
+        by_submission.setdefault(override.submission_id, []).append(override)
+    newest: dict[uuid.UUID, int] = {}
+    for submission_id, overrides in by_submission.items():
+        active = _active(overrides)
+        if active:
+            newest[submission_id] = active[-1].id
+    return newest
+
+
 def individually_overridden(
     session: Session, submission_ids: Sequence[uuid.UUID]
 ) -> set[uuid.UUID]:
