@@ -43,8 +43,7 @@ PROBLEM_CODES: dict[str, tuple[int, str]] = {
     "idempotency_key_reused": (422, "The Idempotency-Key was used with a different body."),
     "group_members_invalid": (
         422,
-        "An answer named is not in the group, is named twice, or the split or move cannot "
-        "be done.",
+        "An answer named is not in the group, is named twice, or the split or move cannot be done.",
     ),
     "invalid_cursor": (422, "The cursor is not a next_cursor of this listing."),
     "invalid_feedback_release": (422, "close_at is missing or not allowed for the mode."),
