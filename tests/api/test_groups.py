@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -119,6 +120,24 @@ def test_a_new_answer_joins_its_group(lms: TestClient, instructor: TestClient) -
     assert listing["answers"] == 3
     assert group_of(instructor, newer) == talks
     assert next(i for i in listing["items"] if i["id"] == talks)["size"] == 2
+
+
+def test_a_large_question_is_left_to_the_worker(
+    lms: TestClient, instructor: TestClient, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The threshold made small, rather than posting a thousand answers.
+    monkeypatch.setattr(grouping_service, "ON_DEMAND_MAX", 2)
+    ids = post_answers(lms, [SECRET_TALKS, MISSILES, SECRET_TALKS_AGAIN])
+    waiting = groups(instructor)
+    assert (waiting["stale"], waiting["items"], waiting["answers"]) == (True, [], 0)
+    assert grouping_service.recompute_stale(factory(client)) == 1
+    done = groups(instructor)
+    assert (done["stale"], done["answers"], done["total"]) == (False, 3, 2)
+    assert group_of(instructor, ids[0]) == group_of(instructor, ids[2])
+    # A new answer: the list shows the groups it has until the worker has regrouped.
+    submit(lms, MISSILES_AGAIN, learner_id="late")
+    assert groups(instructor)["stale"] is True
+    assert groups(instructor)["answers"] == 3
 
 
 def test_a_rubric_change_regroups_with_the_new_criteria(

@@ -155,6 +155,13 @@ class GroupingRepository:
             for submission_id, answer, details in rows
         ]
 
+    def count_scored(self, question: Question) -> int:
+        """Scored answers of the question (what a computation would group, before the cap)."""
+        stmt = select(func.count()).where(
+            Submission.question_id == question.id, Submission.status == "scored"
+        )
+        return int(self.session.scalar(stmt) or 0)
+
     def groups(self, question: Question) -> Sequence[AnswerGroup]:
         stmt = (
             select(AnswerGroup)

@@ -77,6 +77,7 @@ class GroupPage(BaseModel):
                 {
                     "question_id": "backchannel-q1",
                     "answers": 3,
+                    "stale": False,
                     "total": 1,
                     "computed_at": "2026-12-02T18:40:00.000000Z",
                     "items": [_GROUP_EXAMPLE],
@@ -88,6 +89,10 @@ class GroupPage(BaseModel):
 
     question_id: str
     answers: int = Field(description="Answers grouped (the newest scored ones, at most 5,000).")
+    stale: bool = Field(
+        description="The groups are out of date and being recomputed in the background "
+        "(questions with more than 1,000 scored answers); ask again in a minute."
+    )
     total: int = Field(description="Groups of the question.")
     computed_at: datetime | None
     items: list[GroupRead]

@@ -72,13 +72,30 @@ def is_stale(state: GroupingState | None, version: RubricVersion) -> bool:
     return state is None or state.stale_at is not None or state.rubric_version_id != version.id
 
 
-def refresh_if_stale(session: Session, question: Question, scope: Scope) -> GroupingState:
-    """The question's grouping, recomputed first if answers or the rubric changed since."""
+# The groups list recomputes stale groups itself up to this many answers (about two
+# seconds of clustering); a larger question is left to the worker, and the list shows the
+# groups it has, saying they are being brought up to date.
+ON_DEMAND_MAX = 1000
+
+
+def refresh_if_stale(
+    session: Session, question: Question, scope: Scope
+) -> tuple[GroupingState, bool]:
+    """The question's grouping, recomputed first if answers or the rubric changed since and
+    the work is small; else marked for the worker. The flag says the groups are out of date."""
     version = rubric_service.current_version(session, question)
-    state = GroupingRepository(session, scope).state(question)
+    repo = GroupingRepository(session, scope)
+    state = repo.state(question)
     if state is not None and not is_stale(state, version):
-        return state
-    return recompute(session, question, version=version)
+        return state, False
+    if repo.count_scored(question) <= ON_DEMAND_MAX:
+        return recompute(session, question, version=version), False
+    if state is None:
+        # Due for the worker at once (its mark is already "settled").
+        state = _lock_state(session, repo, question, version, utcnow() - SETTLE)
+        state.answers = 0
+    session.flush()
+    return state, True
 
 
 def recompute(
@@ -280,7 +297,7 @@ class _Assignment:
         self.session.flush()
 
 
-def recompute_stale(factory: sessionmaker[Session], *, limit: int = 2) -> int:
+def recompute_stale(factory: sessionmaker[Session], *, limit: int = 1) -> int:
     """The worker's share: recompute up to ``limit`` stale groupings, each in its own
     transaction, once their last mark is ``SETTLE`` old. Only questions whose groups were
     opened once have a grouping to keep fresh. Returns how many were recomputed."""
@@ -367,7 +384,7 @@ def list_groups(
     """One page of the question's groups, largest first; recomputed first when stale."""
     question = _question(session, question_id, principal)
     after = _cursor_position(cursor)
-    state = refresh_if_stale(session, question, principal.scope)
+    state, stale = refresh_if_stale(session, question, principal.scope)
     version = rubric_service.current_version(session, question)
     repo = GroupingRepository(session, principal.scope)
     rows = list(repo.groups_page(question, after=after, limit=limit + 1))
@@ -375,6 +392,7 @@ def list_groups(
     return GroupPage(
         question_id=question.slug,
         answers=state.answers,
+        stale=stale,
         total=repo.count_groups(question),
         computed_at=state.computed_at,
         items=_present(repo, page, version),
