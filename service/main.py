@@ -31,6 +31,7 @@ from service.api.routers import (
     embedding,
     exports,
     feedback,
+    groups,
     health,
     jobs,
     keys,
@@ -229,6 +230,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         exports,
         learners,
         lti,
+        groups,
     ):
         app.include_router(module.router)
     app.include_router(lti.questions_router)

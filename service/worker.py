@@ -24,6 +24,7 @@ from service.db.session import session_scope
 from service.domain.callbacks import service as callback_service
 from service.domain.callbacks.destinations import DestinationPolicy
 from service.domain.callbacks.service import DeliveryPolicy
+from service.domain.grouping import service as grouping_service
 from service.domain.idempotency import service as idempotency_service
 from service.domain.jobs import service as job_service
 from service.domain.jobs.service import JobPolicy
@@ -136,6 +137,9 @@ def run_once(
         factory, graders=graders, policy=scoring_policy(settings), limit=settings.job_batch_size
     )
     expired = apply_retention(factory, settings)
+    # Not counted as work done: a grouping recomputed now may still be stale until its
+    # answers settle, and the loop should not spin on it.
+    grouping_service.recompute_stale(factory)
     (housekeeping or _default_housekeeping).run_if_due(factory, settings)
     return bool(delivered) or job is not None or retried.tried > 0 or bool(expired)
 

@@ -340,6 +340,14 @@ class ScoreOverride(Base):
     old_points: Mapped[float | None] = mapped_column(Float)
     new_points: Mapped[float] = mapped_column(Float)
     reason: Mapped[str] = mapped_column(Text)
+    # Set on a revert: the override this row undid (its points went back to that one's
+    # ``old_points``). The undone row stays, so the history shows both.
+    reverts_override_id: Mapped[int | None] = mapped_column(
+        ForeignKey("score_override.id", ondelete="SET NULL")
+    )
+    # Made by grading an answer group (the group's id; groups are recomputed, so no foreign
+    # key): such an override is not one made "one by one", which a group grade leaves alone.
+    answer_group_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     api_key: Mapped[ApiKey | None] = relationship(lazy="raise")
@@ -721,3 +729,81 @@ class LtiRegistrationInvite(Base):
     platform_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("lti_platform.id", ondelete="SET NULL")
     )
+
+
+class GroupingState(Base):
+    """A question's answer grouping as a whole: which rubric version and answers the groups
+    were computed from, and since when they are out of date.
+
+    ``stale_at`` is set (one UPDATE, in the transaction that stores a machine result) when
+    an answer arrives or is rescored; a new rubric version is noticed by comparing
+    ``rubric_version_id`` with the question's current one. The worker and the groups page
+    recompute a stale grouping; nothing clusters on the request that stores an answer.
+    """
+
+    __tablename__ = "answer_grouping"
+
+    question_id: Mapped[str] = mapped_column(
+        ForeignKey("question.id", ondelete="CASCADE"), primary_key=True
+    )
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id", ondelete="RESTRICT")
+    )
+    course_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("course.id", ondelete="RESTRICT"))
+    rubric_version_id: Mapped[int] = mapped_column(
+        ForeignKey("rubric_version.id", ondelete="CASCADE")
+    )
+    # How many answers the last computation grouped (at most the estimator's MAX_ANSWERS).
+    answers: Mapped[int] = mapped_column(Integer, default=0)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    stale_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
+class AnswerGroup(Base):
+    """Answers of one question that deserve the same score (computed by
+    ``service.scoring.grouping``), or a group an instructor split off by hand."""
+
+    __tablename__ = "answer_group"
+    __table_args__ = (Index("ix_answer_group_question_id_position", "question_id", "position"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    question_id: Mapped[str] = mapped_column(ForeignKey("question.id", ondelete="CASCADE"))
+    # The question's scope, copied so that scoped queries filter one table.
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id", ondelete="RESTRICT")
+    )
+    course_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("course.id", ondelete="RESTRICT"))
+    rubric_version_id: Mapped[int] = mapped_column(
+        ForeignKey("rubric_version.id", ondelete="CASCADE")
+    )
+    # Order on the page: largest groups first (ties: the group whose first answer came first).
+    position: Mapped[int] = mapped_column(Integer)
+    representative_submission_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("submission.id", ondelete="SET NULL")
+    )
+    # Split off by an instructor (kept while it has members, whatever the clustering says).
+    is_manual: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AnswerGroupMember(Base):
+    """One answer in one group (an answer is in at most one group of its question)."""
+
+    __tablename__ = "answer_group_member"
+    __table_args__ = (
+        UniqueConstraint("question_id", "submission_id"),
+        Index("ix_answer_group_member_group_id", "group_id"),
+    )
+
+    submission_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("submission.id", ondelete="CASCADE"), primary_key=True
+    )
+    group_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("answer_group.id", ondelete="CASCADE"))
+    question_id: Mapped[str] = mapped_column(ForeignKey("question.id", ondelete="CASCADE"))
+    # Put here by an instructor (a move or a split): a recomputation leaves it where it is.
+    is_pinned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Ids of the rubric criteria its latest result met, when the groups were computed.
+    criteria_met: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Input order of the last computation (oldest answer first): deterministic tie-breaks.
+    rank: Mapped[int] = mapped_column(Integer, default=0)

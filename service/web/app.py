@@ -8,7 +8,16 @@ from starlette.types import Scope
 
 from service.web.errors import install_page_errors
 from service.web.routes import landing, lti
-from service.web.routes.console import admin, auth, home, lms, questions, review, rubrics
+from service.web.routes.console import (
+    admin,
+    auth,
+    groups,
+    home,
+    lms,
+    questions,
+    review,
+    rubrics,
+)
 from service.web.security import CsrfMiddleware, PageFormGuard
 from service.web.templating import STATIC_DIR
 
@@ -20,6 +29,7 @@ CONSOLE_ROUTERS = [
     home.router,
     review.router,
     questions.router,
+    groups.router,
     rubrics.router,
     admin.router,
     lms.router,

@@ -169,3 +169,50 @@ def test_a_forged_csrf_token_is_refused(live: Live, page: Page) -> None:
     assert_accessible(page)
     page.goto("/console")
     expect(page.get_by_role("heading", level=1)).to_have_text("Your courses")  # still signed in
+
+
+def test_instructor_grades_an_answer_group_splits_and_reverts(live: Live, page: Page) -> None:
+    same = "They sent secret messages to each other, which helped them avoid war."
+    lms_key = live.key("integration", "LMS")
+    with live.client(lms_key) as lms:
+        for index, answer in enumerate([same, same.upper(), same + "!", *ANSWERS[1:4]]):
+            body = {"question_id": Q, "learner_id": f"student-{index}", "answer": answer}
+            assert lms.post("/v1/submissions", json=body).status_code == 201
+    instructor = live.key("instructor", "Ms Rivera")
+    sign_in(page, instructor)
+    page.goto(f"/console/questions/{Q}")
+    page.locator("#answer-groups").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Answer groups")
+    first = page.locator("section.group").first
+    expect(first.get_by_role("heading", level=2)).to_contain_text("3 answers")
+    assert_accessible(page)
+    screenshot(page, "console-answer-groups")
+
+    # Grade the largest group: three overrides, the scores shown on the group's page.
+    first.get_by_label(re.compile("Points for every answer")).fill("9")
+    first.get_by_label(re.compile("Reason")).fill("All three say the talks avoided war.")
+    first.get_by_role("button", name="Grade these 3 answers").click()
+    expect(page.locator("#graded-notice")).to_contain_text("Graded 3 answers")
+    assert_accessible(page)
+    page.locator("section.group").first.get_by_role(
+        "link", name="See its answers, split or move them"
+    ).click()
+    expect(page.locator("#members tbody tr")).to_have_count(3)
+    expect(page.locator("#members")).to_contain_text("9")
+    assert_accessible(page)
+    screenshot(page, "console-answer-group")
+
+    # Revert one answer's grade alone, then split it off into its own group.
+    page.locator("#revert-list button").first.click()
+    expect(page.get_by_role("status")).to_contain_text("reverted")
+    expect(page.locator("#revert-list button")).to_have_count(2)
+    page.locator("#members tbody input[type=checkbox]").first.check()
+    page.locator("#split-submit").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("one answer")
+    expect(page.locator("#members")).to_contain_text("placed by hand")
+    assert_accessible(page)
+    # Nothing to split off a group of one: the refusal is explained on the page.
+    page.locator("#members tbody input[type=checkbox]").first.check()
+    page.locator("#split-submit").click()
+    expect(page.locator("#group-error")).to_be_visible()
+    assert_accessible(page)

@@ -74,6 +74,23 @@ ROWS = [
     Row("GET", "/console/questions/{slug}/calibrate", staff()),
     Row("POST", "/console/questions/{slug}/calibrate", staff(422), {}),
     Row("POST", "/console/questions/{slug}/calibrate/fit", staff(), {}),
+    Row("GET", "/console/questions/{slug}/groups", staff()),
+    Row("GET", "/console/questions/{slug}/groups/{group_id}", staff()),
+    # Refused forms: a 422 page for those who may, before anything is written.
+    Row(
+        "POST",
+        "/console/questions/{slug}/groups/{group_id}/grade",
+        staff(422),
+        {"points": "x", "reason": "r"},
+    ),
+    Row("POST", "/console/questions/{slug}/groups/{group_id}/split", staff(422), {}),
+    Row("POST", "/console/questions/{slug}/groups/{group_id}/move", staff(422), {}),
+    Row(
+        "POST",
+        "/console/questions/{slug}/groups/{group_id}/revert",
+        staff(422),
+        {"override_id": "x"},
+    ),
     Row("GET", "/console/questions/{slug}/rubric", staff()),
     Row("POST", "/console/questions/{slug}/rubric", staff(422), {"title": ""}),
     Row("POST", "/console/questions/{slug}/rubric/try", staff(422), {"title": ""}),
@@ -143,7 +160,9 @@ def world(settings: Settings) -> Any:
             },
         )
         assert platform.status_code == 201, platform.text
+        groups = admin_api.get(f"/v1/questions/{Q}/groups").json()["items"]
         values = {
+            "group_id": groups[0]["id"],
             "platform_id": platform.json()["id"],
             "slug": Q,
             "submission_id": posted.json()["id"],

@@ -41,6 +41,10 @@ PROBLEM_CODES: dict[str, tuple[int, str]] = {
     "unprocessable": (422, "Well-formed, but it breaks a rule (the detail says which)."),
     "callback_refused": (422, "The callback URL may not receive callbacks."),
     "idempotency_key_reused": (422, "The Idempotency-Key was used with a different body."),
+    "group_members_invalid": (
+        422,
+        "An answer named is not in the group, is named twice, or the split or move cannot be done.",
+    ),
     "invalid_cursor": (422, "The cursor is not a next_cursor of this listing."),
     "invalid_feedback_release": (422, "close_at is missing or not allowed for the mode."),
     "rate_limited": (429, "Too many requests for this key or address; see Retry-After."),

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from sqlalchemy.orm import Session
 
@@ -467,3 +467,38 @@ def list_overrides(
         session, submission_id=submission_id, principal=principal
     )
     return OverrideList(items=[review_service.present_override(o) for o in overrides])
+
+
+@router.post(
+    "/{submission_id}/overrides/{override_id}/revert",
+    status_code=201,
+    response_model=OverrideRead,
+    summary="Revert one override (instructor)",
+    responses={
+        **NOT_FOUND,
+        409: {
+            "model": ProblemDetail,
+            "description": "Reverted already, or a newer one is in effect",
+        },
+    },
+    openapi_extra=problems("unprocessable"),
+)
+def revert_override(
+    submission_id: uuid.UUID,
+    override_id: Annotated[int, Path(ge=1, le=2**62)],
+    session: SessionDep,
+    principal: Instructor,
+) -> OverrideRead:
+    """Undoes one override: the submission returns to the points it had before it (the
+    override before it, else the machine score). The revert is a new row of the audit trail
+    (`reverts_override_id` names the undone one); the integration's webhook
+    (`submission.overridden`) and the LMS score are sent as for an override.
+
+    Who: instructor of the course, or admin. 409 `conflict` when it was reverted already or a
+    newer override is still in effect (revert that first); 422 `unprocessable` for a row
+    that is itself a revert.
+    """
+    revert = review_service.revert_override(
+        session, submission_id=submission_id, override_id=override_id, principal=principal
+    )
+    return review_service.present_override(revert)

@@ -27,6 +27,7 @@ from service.db.models import (
 )
 from service.db.session import session_scope
 from service.domain.access.principal import Principal, Scope
+from service.domain.grouping import repository as grouping_repository
 from service.domain.jobs.repository import JobRepository
 from service.domain.jobs.schemas import JobRead
 from service.domain.rubrics import service as rubric_service
@@ -149,6 +150,8 @@ def run_batch(
             return row.api_key_id in with_callbacks or row.lti_resource_link_id is not None
 
         bulk = [row for row in rows if not sends(row)]
+        if bulk:  # the ORM path marks its own; the bulk rows change the answer groups too
+            grouping_repository.mark_stale(session, question.id, now=utcnow())
         for outcome in _rescore_rows(session, graders, version, bulk):
             _count(job, outcome)
         outbox_ids = [row.id for row in rows if sends(row)]

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, CursorResult, String, delete, or_, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session, selectinload
 
+from service.db.base import utcnow
 from service.db.models import (
     ApiKey,
     AuditEvent,
@@ -22,6 +23,7 @@ from service.db.models import (
 )
 from service.domain.access.principal import Scope
 from service.domain.access.sql import scope_conditions
+from service.domain.grouping import repository as grouping_repository
 
 # Ids per IN (...) / LIKE group: well below SQLite's and PostgreSQL's parameter limits.
 _CHUNK = 200
@@ -139,6 +141,10 @@ class SubmissionDeletion:
                 Submission.id.in_(chunk), Submission.feedback_token_hash.is_not(None)
             )
             counts["feedback_tokens"] += len(self.session.scalars(tokens).all())
+            # Their answer groups lose members (the database drops those rows with them).
+            asked = select(Submission.question_id).where(Submission.id.in_(chunk)).distinct()
+            for question_id in self.session.scalars(asked).all():
+                grouping_repository.mark_stale(self.session, question_id, now=utcnow())
             counts["submissions"] += self._run(
                 delete(Submission).where(Submission.id.in_(chunk), *self._scope())
             )

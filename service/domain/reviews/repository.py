@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,19 @@ class ReviewRepository:
             .order_by(ScoreOverride.id)
         )
         return self.session.scalars(stmt).all()
+
+    def overrides_of_many(self, submission_ids: Sequence[uuid.UUID]) -> Sequence[ScoreOverride]:
+        """The overrides of these submissions (already reached within a scope), oldest first."""
+        found: list[ScoreOverride] = []
+        ids = list(submission_ids)
+        for start in range(0, len(ids), 500):  # bounded IN lists
+            stmt = (
+                select(ScoreOverride)
+                .where(ScoreOverride.submission_id.in_(ids[start : start + 500]))
+                .order_by(ScoreOverride.id)
+            )
+            found.extend(self.session.scalars(stmt).all())
+        return found
 
 
 @dataclass(frozen=True)

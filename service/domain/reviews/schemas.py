@@ -58,6 +58,12 @@ class OverrideRead(BaseModel):
     old_points: float | None
     new_points: float
     reason: str
+    reverts_override_id: int | None = Field(
+        default=None, description="Set on a revert: the override it undid."
+    )
+    answer_group_id: uuid.UUID | None = Field(
+        default=None, description="Set when made by grading an answer group."
+    )
     created_at: datetime
     # The key that made it; null when an instructor signed in by an LTI launch made it.
     by_key_id: uuid.UUID | None = Field(validation_alias="api_key_id")

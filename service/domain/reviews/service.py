@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
-from service.db.models import Question, ScoreOverride
+from service.db.models import Question, ScoreOverride, Submission
 from service.domain.access.principal import Principal
 from service.domain.callbacks import service as callback_service
 from service.domain.keys import service as key_service
@@ -24,15 +24,23 @@ from service.domain.reviews.schemas import (
 )
 from service.domain.rubrics import service as rubric_service
 from service.domain.submissions import service as submission_service
-from service.errors import UnprocessableRequest
+from service.errors import Conflict, NotFound, UnprocessableRequest
 
 log = logging.getLogger(__name__)
 
 
 def create_override(
-    session: Session, *, submission_id: uuid.UUID, body: OverrideCreate, principal: Principal
+    session: Session,
+    *,
+    submission_id: uuid.UUID,
+    body: OverrideCreate,
+    principal: Principal,
+    answer_group_id: uuid.UUID | None = None,
 ) -> ScoreOverride:
-    """Record an instructor's score. The machine result stays; the override becomes effective."""
+    """Record an instructor's score. The machine result stays; the override becomes effective.
+
+    The one path of every instructor score (one submission, or each member of a graded
+    answer group, ``answer_group_id``): the audit row, the webhook and the LMS score."""
     submission = submission_service.get_submission(
         session, submission_id, scope=principal.submission_scope
     )
@@ -50,14 +58,31 @@ def create_override(
         old_points=submission.points,
         new_points=body.points,
         reason=body.reason,
+        answer_group_id=answer_group_id,
     )
+    submission.max_points = max_points
+    _record(session, submission, override, principal, overridden=True)
+    log.info("override %s on submission %s by key %s", override.id, submission.id, principal.key_id)
+    return override
+
+
+def _record(
+    session: Session,
+    submission: Submission,
+    override: ScoreOverride,
+    principal: Principal,
+    *,
+    overridden: bool,
+    needs_review: bool = False,
+) -> None:
+    """Store an override row and make its points effective; tell the integration and the
+    LMS (the outbox rows are written in this same transaction)."""
     override.api_key = key_service.own_key(session, principal) if principal.api_key_id else None
     ReviewRepository(session).add(override)
-    submission.points = body.points
-    submission.max_points = max_points
-    submission.is_overridden = True
-    # A teacher has now looked at it.
-    submission.needs_review = False
+    submission.points = override.new_points
+    submission.is_overridden = overridden
+    # A teacher has now looked at it (a revert to the machine score restores its flag).
+    submission.needs_review = needs_review
     session.flush()
     callback_service.enqueue(
         session,
@@ -66,8 +91,93 @@ def create_override(
         payload=submission_service.callback_payload(submission),
     )
     callback_service.enqueue_lti_score(session, submission)
-    log.info("override %s on submission %s by key %s", override.id, submission.id, principal.key_id)
-    return override
+
+
+def _active(overrides: Sequence[ScoreOverride]) -> list[ScoreOverride]:
+    """The overrides still in effect, oldest first: not reverts, and not reverted."""
+    reverted = {o.reverts_override_id for o in overrides if o.reverts_override_id is not None}
+    return [o for o in overrides if o.reverts_override_id is None and o.id not in reverted]
+
+
+def revert_override(
+    session: Session, *, submission_id: uuid.UUID, override_id: int, principal: Principal
+) -> ScoreOverride:
+    """Undo one override: the submission returns to the points it had before it (the
+    override before it, else the machine score). Recorded as a new override row naming the
+    one it undid, so the history keeps both; the integration and the LMS hear of it.
+
+    Only the newest override in effect can be reverted (409 otherwise: revert the newer
+    ones first), so that "the points before it" is well defined."""
+    submission = submission_service.get_submission(
+        session, submission_id, scope=principal.submission_scope
+    )
+    overrides = ReviewRepository(session).overrides_of(submission)
+    target = next((o for o in overrides if o.id == override_id), None)
+    if target is None:
+        raise NotFound(f"No override {override_id} of submission {submission_id}.")
+    if target.reverts_override_id is not None:
+        raise UnprocessableRequest("This row is itself a revert; override the score instead.")
+    active = _active(overrides)
+    if target not in active:
+        raise Conflict(f"Override {override_id} was reverted already.")
+    if active[-1].id != target.id:
+        raise Conflict(f"Override {active[-1].id} is newer and still in effect; revert it first.")
+    earlier = active[:-1]
+    restored = earlier[-1].new_points if earlier else submission.machine_points
+    if restored is None:
+        raise Conflict("The answer has no machine score to return to yet.")
+    revert = ScoreOverride(
+        submission_id=submission.id,
+        api_key_id=principal.api_key_id,
+        actor_name=None if principal.api_key_id else principal.name,
+        old_points=submission.points,
+        new_points=restored,
+        reason=f"Reverted override {target.id}.",
+        reverts_override_id=target.id,
+    )
+    latest = submission.latest_result
+    needs_review = not earlier and latest is not None and latest.needs_review
+    _record(
+        session, submission, revert, principal, overridden=bool(earlier), needs_review=needs_review
+    )
+    log.info(
+        "override %s on submission %s reverted by key %s",
+        target.id,
+        submission.id,
+        principal.key_id,
+    )
+    return revert
+
+
+def newest_active_overrides(
+    session: Session, submission_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """Per submission, the id of the override in effect (the one a revert would undo)."""
+    by_submission: dict[uuid.UUID, list[ScoreOverride]] = {}
+    for override in ReviewRepository(session).overrides_of_many(submission_ids):
+        by_submission.setdefault(override.submission_id, []).append(override)
+    newest: dict[uuid.UUID, int] = {}
+    for submission_id, overrides in by_submission.items():
+        active = _active(overrides)
+        if active:
+            newest[submission_id] = active[-1].id
+    return newest
+
+
+def individually_overridden(
+    session: Session, submission_ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Of these submissions, those whose score in effect is an instructor's override made
+    one by one (not by grading an answer group)."""
+    by_submission: dict[uuid.UUID, list[ScoreOverride]] = {}
+    for override in ReviewRepository(session).overrides_of_many(submission_ids):
+        by_submission.setdefault(override.submission_id, []).append(override)
+    found: set[uuid.UUID] = set()
+    for submission_id, overrides in by_submission.items():
+        active = _active(overrides)
+        if active and active[-1].answer_group_id is None:
+            found.add(submission_id)
+    return found
 
 
 def present_override(override: ScoreOverride) -> OverrideRead:
@@ -77,6 +187,8 @@ def present_override(override: ScoreOverride) -> OverrideRead:
         old_points=override.old_points,
         new_points=override.new_points,
         reason=override.reason,
+        reverts_override_id=override.reverts_override_id,
+        answer_group_id=override.answer_group_id,
         created_at=override.created_at,
         api_key_id=override.api_key_id,
         by_key_name=override.api_key.name if override.api_key else override.actor_name or "",

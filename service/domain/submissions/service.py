@@ -24,6 +24,7 @@ from service.db.models import ApiKey, GradingResult, Question, RubricVersion, Su
 from service.db.session import end_read_phase, session_scope
 from service.domain.access.principal import Principal, Scope
 from service.domain.callbacks import service as callback_service
+from service.domain.grouping import repository as grouping_repository
 from service.domain.questions import service as question_service
 from service.domain.rubrics import service as rubric_service
 from service.domain.rubrics.service import GraderCache
@@ -258,6 +259,10 @@ def apply_score(
     if not submission.is_overridden:
         submission.points = breakdown.points
         submission.needs_review = breakdown.needs_review
+    # The question's answer groups are out of date now (one UPDATE; the worker or the
+    # groups page recomputes them). No autoflush: a batch writes its results at once.
+    with session.no_autoflush:
+        grouping_repository.mark_stale(session, question.id, now=utcnow())
     has_callback = _has_callback(session, submission)
     to_gradebook = submission.lti_resource_link_id is not None
     if flush or has_callback or to_gradebook:

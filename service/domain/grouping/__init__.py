@@ -1,0 +1,1 @@
+"""Answer groups: answers of a question that deserve the same score, graded together."""
