@@ -1,8 +1,13 @@
 """Offline measurements of the service's parts on the human-scored datasets
-(``shared/datasets/README.md``), one runnable module per part:
+(``shared/datasets/README.md``), one runnable module per part
+(``python -m service.evaluation.<name>``):
 
-* ``service.evaluation.grouping``: answer groups (``service.scoring.grouping``): how pure the
-  groups are against the gold grades, and how many teacher decisions they save.
+* ``grouping``: answer groups (``service.scoring.grouping``): how pure the groups are against
+  the gold grades, and how many teacher decisions they save.
+* ``pilot``: the pilot's choice of answers to grade (``service.scoring.pilot``) against random
+  choices, by the held-out agreement of the question calibrated on them.
+* ``language``: the language check's false flags on English answers.
+* ``confidence``: whether low confidence finds the large errors (risk-coverage).
 
 The engine's agreement with human graders is measured by ``service.evaluate``, whose dataset
 loading and grader building these modules import rather than repeat.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -40,6 +40,7 @@ from service.scoring.feedback import (
     feedback_texts,
     summary,
 )
+from service.scoring.fewshot import FewShotCalibration
 from service.scoring.keywords import (
     MAX_AUTO_CRITERIA,
     CompiledCriterion,
@@ -100,7 +101,7 @@ class Grader:
         rubric: RubricSpec,
         *,
         graded: Sequence[GradedAnswer] = (),
-        calibration: Calibration | None = None,
+        calibration: Calibration | FewShotCalibration | None = None,
     ) -> None:
         graded = tuple(graded)
         validate_rubric(rubric, graded)
@@ -211,7 +212,7 @@ class Grader:
         self._sorted_similarity = np.sort(graded_base[:, BASE_FEATURES.index("similarity")])
         self._sorted_coverage = np.sort(graded_base[:, BASE_FEATURES.index("term_coverage")])
 
-    def with_calibration(self, calibration: Calibration | None) -> Grader:
+    def with_calibration(self, calibration: Calibration | FewShotCalibration | None) -> Grader:
         """The same compiled rubric and graded answers with another calibration."""
         clone = object.__new__(Grader)
         clone.__dict__.update(self.__dict__)
@@ -282,12 +283,14 @@ class Grader:
         features = measured.features
         calibration = self.calibration
         if calibration is None:
-            rubric = self.rubric
-            blend = (
-                rubric.keyword_weight * features["keyword_coverage"]
-                + rubric.similarity_weight * similarity
+            return "default", self._default_raw(features, similarity)
+        if isinstance(calibration, FewShotCalibration):
+            # Few teacher grades: a shrunk map of the default blend (see ``fewshot``).
+            neighbours = measured.neighbours
+            return "calibrated", calibration.predict(
+                self._default_raw(features, similarity),
+                neighbours.mean if neighbours is not None else None,
             )
-            return "default", min(1.0, max(0.0, blend))
         if calibration.neighbour is not None and measured.neighbours is not None:
             raw = float(calibration.neighbour.predict(feature_rows([features]))[0])
         else:
@@ -305,6 +308,31 @@ class Grader:
             return self._term_matcher.results_at(matches, self._reported), counts
         results = self._criteria_matcher.results(matches)
         return results, (sum(r.met for r in results), len(results))
+
+    def _default_raw(self, features: Mapping[str, float], similarity: float) -> float:
+        """The rubric's fixed blend of keyword coverage and similarity, 0..1."""
+        rubric = self.rubric
+        blend = (
+            rubric.keyword_weight * features["keyword_coverage"]
+            + rubric.similarity_weight * similarity
+        )
+        return min(1.0, max(0.0, blend))
+
+    def fewshot_rows(self) -> tuple[list[float], list[float] | None, list[float]]:
+        """Per graded answer, with itself left out of its neighbours: the default blend, the
+        neighbours' mean score (``None`` for all when too few are left to be neighbours)
+        and the teacher's score, all 0..1: the data of ``FewShotCalibration.fit``."""
+        measured = [self._measure(g.answer, exclude=i) for i, g in enumerate(self.graded)]
+        machine = [
+            self._default_raw(
+                m.features, (m.features["similarity"] + m.features["char_similarity"]) / 2
+            )
+            for m in measured
+        ]
+        means = [m.neighbours.mean for m in measured if m.neighbours is not None]
+        neighbour = means if measured and len(means) == len(measured) else None
+        y = [_fraction(g.points, self.rubric.max_points) for g in self.graded]
+        return machine, neighbour, y
 
     def training_rows(self) -> tuple[np.ndarray, np.ndarray]:
         """Features (``NEIGHBOUR_FEATURES`` columns) of every graded answer, with itself left
