@@ -38,6 +38,7 @@ from service.api.routers import (
     lti,
     metrics,
     organizations,
+    pilot,
     questions,
     submissions,
 )
@@ -229,6 +230,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         exports,
         learners,
         lti,
+        pilot,
     ):
         app.include_router(module.router)
     app.include_router(lti.questions_router)
