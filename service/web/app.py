@@ -8,7 +8,7 @@ from starlette.types import Scope
 
 from service.web.errors import install_page_errors
 from service.web.routes import landing, lti
-from service.web.routes.console import admin, auth, home, lms, questions, review, rubrics
+from service.web.routes.console import admin, auth, home, lms, pilot, questions, review, rubrics
 from service.web.security import CsrfMiddleware, PageFormGuard
 from service.web.templating import STATIC_DIR
 
@@ -21,6 +21,7 @@ CONSOLE_ROUTERS = [
     review.router,
     questions.router,
     rubrics.router,
+    pilot.router,
     admin.router,
     lms.router,
 ]

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from service.db.models import Question, RubricVersion
@@ -33,6 +34,7 @@ from service.domain.rubrics import service as rubric_service
 from service.domain.submissions import service as submission_service
 from service.errors import DomainError, RubricInvalid
 from service.scoring import pilot
+from service.scoring.grouping import AnswerGrouping
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +70,13 @@ def _rounded(value: float | None) -> float | None:
 
 
 def _groups(rows: Sequence[AnswerRow], hits: Sequence[Sequence[float]]) -> list[int | None]:
-    """Answer-group labels of ``rows`` (none known yet: every answer its own)."""
-    return [None] * len(rows)
+    """Answer-group labels of ``rows``: answers that deserve the same score share one, so
+    the pilot proposes one answer of each group rather than many of the largest."""
+    if not rows:
+        return []
+    criteria = np.asarray(hits, dtype=np.float64) if hits and hits[0] else None
+    grouping = AnswerGrouping().fit([row.answer for row in rows], criteria)
+    return [int(label) for label in grouping.labels_]
 
 
 def _candidates(
