@@ -26,6 +26,7 @@ from service.scoring.advisories import (
 )
 from service.scoring.calibration import Calibration
 from service.scoring.errors import RubricError, ScoringError
+from service.scoring.fewshot import FewShotCalibration
 from service.scoring.keywords import (
     MAX_AUTO_CRITERIA,
     CompiledCriterion,
@@ -146,7 +147,7 @@ class Grader:
         rubric: RubricSpec,
         *,
         graded: Sequence[GradedAnswer] = (),
-        calibration: Calibration | None = None,
+        calibration: Calibration | FewShotCalibration | None = None,
     ) -> None:
         graded = tuple(graded)
         _validate(rubric, has_graded=bool(graded), graded=graded)
@@ -256,7 +257,7 @@ class Grader:
     def has_neighbours(self) -> bool:
         return len(self.graded) >= MIN_NEIGHBOURS
 
-    def with_calibration(self, calibration: Calibration | None) -> Grader:
+    def with_calibration(self, calibration: Calibration | FewShotCalibration | None) -> Grader:
         """The same compiled rubric and graded answers with another calibration."""
         clone = object.__new__(Grader)
         clone.__dict__.update(self.__dict__)
@@ -278,18 +279,18 @@ class Grader:
         # The similarity component: word and character n-gram TF-IDF similarity, averaged
         # (characters forgive compounds, partial words and misspellings that stems miss).
         similarity = (features["similarity"] + features["char_similarity"]) / 2
-        default_raw = min(
-            1.0,
-            max(
-                0.0,
-                rubric.keyword_weight * features["keyword_coverage"]
-                + rubric.similarity_weight * similarity,
-            ),
-        )
+        default_raw = self._default_raw(features)
         model = "default"
         raw = default_raw
         calibration = self.calibration
-        if calibration is not None:
+        if isinstance(calibration, FewShotCalibration):
+            # Few teacher grades: a shrunk map of the default blend (see ``fewshot``).
+            model = "calibrated"
+            raw = calibration.predict(
+                default_raw,
+                measured.neighbours.mean if measured.neighbours is not None else None,
+            )
+        elif calibration is not None:
             model = "calibrated"
             if calibration.neighbour is not None and measured.neighbours is not None:
                 vector = np.array([[features[name] for name in NEIGHBOUR_FEATURES]])
@@ -346,6 +347,29 @@ class Grader:
             components=tuple((name, round(features[name], 4)) for name in NEIGHBOUR_FEATURES),
             advisories=advisories,
         )
+
+    def fewshot_rows(self) -> tuple[list[float], list[float] | None, list[float]]:
+        """Per graded answer, with itself left out of its neighbours: the default blend, the
+        neighbours' mean score (``None`` for all when too few are left to be neighbours)
+        and the teacher's score, all 0..1: the data of ``FewShotCalibration.fit``."""
+        measured = [self._measure(g.answer, exclude=i) for i, g in enumerate(self.graded)]
+        machine = [self._default_raw(m.features) for m in measured]
+        neighbour = (
+            [m.neighbours.mean for m in measured if m.neighbours is not None]
+            if measured and all(m.neighbours is not None for m in measured)
+            else None
+        )
+        y = [_fraction(g.points, self.rubric.max_points) for g in self.graded]
+        return machine, neighbour, y
+
+    def _default_raw(self, features: dict[str, float]) -> float:
+        """The rubric's fixed blend of keyword coverage and similarity, 0..1."""
+        similarity = (features["similarity"] + features["char_similarity"]) / 2
+        blend = (
+            self.rubric.keyword_weight * features["keyword_coverage"]
+            + self.rubric.similarity_weight * similarity
+        )
+        return min(1.0, max(0.0, blend))
 
     def training_rows(self) -> tuple[np.ndarray, np.ndarray, list[float], bool]:
         """Features of every graded answer with itself left out of its neighbours: base

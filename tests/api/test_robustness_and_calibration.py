@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.scoring.calibration import MIN_EXAMPLES
+from service.scoring.pilot import MIN_TO_CALIBRATE
 from tests.factories import reference_answer, rubric_data, submit
 
 Q = "backchannel-q1"
@@ -163,10 +164,11 @@ def test_calibration_from_graded_answers_makes_a_calibrated_version(
     instructor: TestClient, lms: TestClient
 ) -> None:
     too_few = instructor.post(
-        f"/v1/questions/{Q}/calibrate", json={"graded_answers": graded_set()[:5]}
+        f"/v1/questions/{Q}/calibrate",
+        json={"graded_answers": graded_set()[: MIN_TO_CALIBRATE - 1]},
     ).json()
     assert too_few["calibrated"] is False
-    assert too_few["graded_answers"] == 5
+    assert too_few["graded_answers"] == MIN_TO_CALIBRATE - 1
     assert too_few["min_examples"] == MIN_EXAMPLES
     response = instructor.post(
         f"/v1/questions/{Q}/calibrate", json={"graded_answers": graded_set()}
@@ -181,7 +183,33 @@ def test_calibration_from_graded_answers_makes_a_calibrated_version(
     assert full["model"] == "calibrated"
     assert body["result"]["rubric_version"] == full["rubric_version"] == 3
     versions = instructor.get(f"/v1/questions/{Q}/rubric-versions").json()["items"]
-    assert versions[-1]["rubric"]["calibration"] is not None
+    assert versions[-1]["rubric"]["calibration"]["base"] is not None  # the full model
+
+
+def test_a_few_teacher_grades_give_a_few_shot_calibration(
+    instructor: TestClient, lms: TestClient
+) -> None:
+    # Three good and four poor answers, fewer than MIN_EXAMPLES: a few-shot map is fitted.
+    few = [*graded_set()[:3], *graded_set()[12:16]]
+    assert MIN_TO_CALIBRATE <= len(few) < MIN_EXAMPLES
+    before = submit(lms, "The crisis happened in Cuba in 1962.")
+    outcome = instructor.post(f"/v1/questions/{Q}/calibrate", json={"graded_answers": few})
+    assert outcome.status_code == 200
+    assert outcome.json()["calibrated"] is True
+    stored = instructor.get(f"/v1/questions/{Q}/rubric-versions").json()["items"][-1]
+    calibration = stored["rubric"]["calibration"]
+    assert calibration["kind"] == "few-shot"
+    assert calibration["n_examples"] == len(few)
+    after = submit(lms, "The crisis happened in Cuba in 1962.")
+    full = instructor.get(f"/v1/submissions/{after['id']}").json()["result"]
+    assert full["model"] == "calibrated"
+    # The teacher gave such answers 1 of 10: the calibrated score moves toward that.
+    assert abs(after["points"] - 1) <= abs(before["points"] - 1)
+    # The stored map is validated when a rubric is saved by hand, like a full calibration.
+    rubric = {**stored["rubric"], "calibration": {**calibration, "slope": -1}}
+    refused = instructor.put(f"/v1/questions/{Q}/rubric", json=rubric)
+    assert refused.status_code == 422
+    assert "calibration.slope" in refused.text
 
 
 def test_overrides_become_graded_answers(instructor: TestClient, lms: TestClient) -> None:

@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from service.scoring.calibration import MIN_EXAMPLES
+from service.scoring.pilot import MIN_TO_CALIBRATE
 from service.worker import run_once
 from tests.conftest import create_key
 from tests.web.conftest import console_client, csrf_of
@@ -181,6 +183,29 @@ def test_calibration_grades_become_overrides_and_agreement_is_shown(
     fitted = browser.post(f"/console/questions/{Q}/calibrate/fit", data={"csrftoken": token})
     assert fitted.status_code == 200
     assert "Saved as rubric version" in fitted.text
+    # Four grades are fewer than a few-shot calibration accepts: only scored examples.
+    assert "calibrated on" not in fitted.text
+
+
+def test_a_handful_of_console_grades_calibrate_the_question(
+    client: TestClient, app: FastAPI, lms: TestClient
+) -> None:
+    answers = [SCRIPT, STUFFED, "They talked.", "Secret talks avoided war.", "No idea."]
+    assert len(answers) == MIN_TO_CALIBRATE < MIN_EXAMPLES
+    for i, answer in enumerate(answers):
+        post(lms, answer, f"s{i}")
+    browser = console_client(app, create_key(client, "instructor"))
+    page = browser.get(f"/console/questions/{Q}/calibrate")
+    fields = re.findall(r'name="(points-[0-9a-f-]{36})"', page.text)
+    token = csrf_of(browser, f"/console/questions/{Q}/calibrate")
+    grades = {name: str(points) for name, points in zip(fields, [9, 3, 2, 7, 0], strict=True)}
+    saved = browser.post(f"/console/questions/{Q}/calibrate", data={"csrftoken": token, **grades})
+    assert saved.status_code == 200
+    fitted = browser.post(f"/console/questions/{Q}/calibrate/fit", data={"csrftoken": token})
+    assert fitted.status_code == 200
+    assert f"calibrated on {MIN_TO_CALIBRATE} graded answers" in fitted.text
+    stored = client.get(f"/v1/questions/{Q}/rubric-versions").json()["items"][-1]
+    assert stored["rubric"]["calibration"]["kind"] == "few-shot"
 
 
 def test_an_over_long_form_field_is_a_422_page_naming_it(

@@ -34,6 +34,7 @@ from service.scoring import (
     RubricSpec,
     ScoringError,
 )
+from service.scoring.fewshot import FewShotCalibration, is_fewshot
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +67,11 @@ def to_spec(document: RubricDocument) -> RubricSpec:
 def build_grader(document: RubricDocument) -> Grader:
     """The compiled engine for a rubric document, with its graded answers and calibration."""
     graded = [GradedAnswer(g.answer, g.points) for g in document.graded_answers]
-    calibration = (
-        Calibration.from_dict(document.calibration) if document.calibration is not None else None
-    )
+    calibration: Calibration | FewShotCalibration | None = None
+    if is_fewshot(document.calibration):
+        calibration = FewShotCalibration.from_dict(document.calibration or {})
+    elif document.calibration is not None:
+        calibration = Calibration.from_dict(document.calibration)
     return Grader(to_spec(document), graded=graded, calibration=calibration)
 
 
@@ -230,8 +233,9 @@ def calibrate(
 
     Graded answers are the rubric's own, ``extra`` ones sent by the instructor and (with
     ``use_overrides``) the question's submissions whose score an instructor overrode; the
-    same answer text counts once, the latest grade winning. With too few for a calibration
-    the default weights keep scoring.
+    same answer text counts once, the latest grade winning. From ``MIN_EXAMPLES`` graded
+    answers a full calibration is fitted, from ``MIN_TO_CALIBRATE`` a few-shot one; with
+    fewer the default weights keep scoring.
     """
     current = RubricDocument.model_validate(current_version(session, question).content)
     merged: dict[str, float] = {g.answer: g.points for g in current.graded_answers}
@@ -255,7 +259,11 @@ def calibrate(
         grader = build_grader(uncalibrated)
     except RubricError as exc:
         raise RubricInvalid("request body", exc.field, exc.problem) from exc
-    fitted = Calibration.fit_if_enough([grader])
+    # Enough grades for the full model; else, from a handful of one question's grades, the
+    # few-shot map (the pilot's path); else none.
+    fitted: Calibration | FewShotCalibration | None = Calibration.fit_if_enough([grader])
+    if fitted is None:
+        fitted = FewShotCalibration.fit_if_enough(grader)
     document = uncalibrated.model_copy(
         update={"calibration": fitted.to_dict() if fitted is not None else None}
     )
