@@ -20,6 +20,7 @@ class AnswerRow:
     max_points: float
     points: float | None  # effective points: the teacher's when ``is_overridden``
     is_overridden: bool
+    result_id: int | None  # the newest machine result (a rescore makes a new one)
     confidence: float | None
     met: frozenset[str]  # ids of the criteria the newest machine result found met
 
@@ -68,16 +69,19 @@ class PilotRepository:
             .group_by(GradingResult.submission_id)
         )
         results = {
-            submission_id: (confidence, details)
-            for submission_id, confidence, details in self.session.execute(
+            submission_id: (result_id, confidence, details)
+            for result_id, submission_id, confidence, details in self.session.execute(
                 select(
-                    GradingResult.submission_id, GradingResult.confidence, GradingResult.details
+                    GradingResult.id,
+                    GradingResult.submission_id,
+                    GradingResult.confidence,
+                    GradingResult.details,
                 ).where(GradingResult.id.in_(latest))
             )
         }
         rows = []
         for row in submissions:
-            confidence, details = results.get(row.id, (None, {}))
+            result_id, confidence, details = results.get(row.id, (None, None, {}))
             criteria = details.get("criteria", []) if isinstance(details, dict) else []
             rows.append(
                 AnswerRow(
@@ -87,6 +91,7 @@ class PilotRepository:
                     max_points=float(row.max_points),
                     points=row.points,
                     is_overridden=bool(row.is_overridden),
+                    result_id=result_id,
                     confidence=confidence,
                     met=frozenset(str(c.get("id")) for c in criteria if c.get("met")),
                 )

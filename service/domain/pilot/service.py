@@ -10,7 +10,11 @@ agreement is established.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -69,21 +73,64 @@ def _rounded(value: float | None) -> float | None:
     return round(value, 4) if value is not None else None
 
 
-def _groups(rows: Sequence[AnswerRow], hits: Sequence[Sequence[float]]) -> list[int | None]:
+class GroupCache:
+    """Answer-group labels keyed by the machine results they were computed from.
+
+    Grouping is most of a pilot request's work, and between two grades the answers and their
+    results do not change (a grade is an override, not a new result). A result row is
+    immutable and a rescore makes new ones, so the key can never name stale labels, and every
+    process computes the same labels for it (the grouping is deterministic).
+    """
+
+    def __init__(self, max_size: int = 64) -> None:
+        self.max_size = max_size
+        self._labels: OrderedDict[str, list[int | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(rows: Sequence[AnswerRow], criteria: Sequence[str]) -> str:
+        digest = hashlib.sha256(json.dumps(list(criteria)).encode())
+        for row in rows:
+            digest.update(f"{row.submission_id}:{row.result_id};".encode())
+        return digest.hexdigest()
+
+    def labels(self, rows: Sequence[AnswerRow], criteria: Sequence[str]) -> list[int | None]:
+        key = self.key(rows, criteria)
+        with self._lock:
+            found = self._labels.get(key)
+            if found is not None:
+                self._labels.move_to_end(key)
+                return found
+        labels = _groups(rows, criteria)
+        with self._lock:
+            self._labels[key] = labels
+            while len(self._labels) > self.max_size:
+                self._labels.popitem(last=False)
+        return labels
+
+
+_GROUPS = GroupCache()
+
+
+def _hits(row: AnswerRow, criteria: Sequence[str]) -> list[float]:
+    return [1.0 if c in row.met else 0.0 for c in criteria]
+
+
+def _groups(rows: Sequence[AnswerRow], criteria: Sequence[str]) -> list[int | None]:
     """Answer-group labels of ``rows``: answers that deserve the same score share one, so
     the pilot proposes one answer of each group rather than many of the largest."""
     if not rows:
         return []
-    criteria = np.asarray(hits, dtype=np.float64) if hits and hits[0] else None
-    grouping = AnswerGrouping().fit([row.answer for row in rows], criteria)
+    hits = np.asarray([_hits(row, criteria) for row in rows], dtype=np.float64)
+    grouping = AnswerGrouping().fit([row.answer for row in rows], hits if criteria else None)
     return [int(label) for label in grouping.labels_]
 
 
 def _candidates(
     rows: Sequence[AnswerRow], criteria: Sequence[str]
 ) -> tuple[list[pilot.Candidate], dict[int, float]]:
-    hits = [[1.0 if c in row.met else 0.0 for c in criteria] for row in rows]
-    groups = _groups(rows, hits)
+    hits = [_hits(row, criteria) for row in rows]
+    groups = _GROUPS.labels(rows, criteria)
     candidates = [
         pilot.Candidate(
             index=i,
