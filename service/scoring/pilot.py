@@ -99,54 +99,69 @@ def _positions(items: Sequence[Candidate]) -> np.ndarray:
     points = np.asarray(rows, dtype=np.float64).reshape(len(items), 1 + width)
     # The machine score is what a calibration maps: let it weigh as much as all features.
     if width:
-        points[:, 1:] /= math.sqrt(width)
+        points[:, 1:] /= width
     return points
 
 
 def _priority(
     pool: Sequence[Candidate], done: Sequence[Candidate], graded: Mapping[int, float]
 ) -> np.ndarray:
-    """Higher is more useful to grade next (see the module docstring for the three terms)."""
+    """Higher is more useful to grade next: the gain in weighted coverage of all answers.
+
+    Coverage is the facility-location objective ``sum_i w_i * max_{g graded} sim(i, g)``:
+    every answer should have a graded answer like it (a calibration learns the teacher's
+    scale where there are grades, and graded neighbours score the answers near them).
+    Greedy maximisation of this submodular function is within 1 - 1/e of the best set of
+    that size, and it favours dense regions (a grade there covers many answers) while
+    spreading out (a covered region gains nothing more). ``sim`` is a Gaussian kernel on the
+    machine score and features, bandwidth the median distance (no constant to tune), and 1
+    within an answer group (a grade covers its group). The weights ``w_i`` put more on answers
+    the engine is unsure of, and on answers near graded ones where machine and teacher
+    disagreed (that is where the map still moves).
+    """
     everyone = [*pool, *done]
     points = _positions(everyone)
-    pool_points, done_points = points[: len(pool)], points[len(pool) :]
-    # Representativeness: how many answers sit near this one (a grade tells about them too).
-    density = _kernel_sums(pool_points, points, 0.1)
-    density = density / density.max()
-    # Coverage: distance to the nearest graded answer (1 when nothing is graded yet).
-    if len(done):
-        gap = np.concatenate(
-            [_l1(chunk, done_points).min(axis=1) for chunk in _chunks(pool_points)]
-        )
-        coverage = np.clip(gap, 0.0, 1.0)
-    else:
-        coverage = np.ones(len(pool))
-    uncertainty = np.array([1.0 - _unit(c.confidence) for c in pool])
-    # Disagreement so far near this answer: where the machine is off, the map still moves.
-    disagreement = np.zeros(len(pool))
-    if len(done):
+    width = _bandwidth(points)
+    groups = np.array([-1 if c.group is None else c.group for c in everyone])
+    uncertainty = np.array([1.0 - _unit(c.confidence) for c in everyone])
+    weights = 1.0 + uncertainty
+    best = np.zeros(len(everyone))  # each answer's similarity to its most similar graded one
+    if done:
+        done_points = points[len(pool) :]
+        done_groups = groups[len(pool) :]
         residual = np.array([graded[c.index] - _unit(c.machine) for c in done])
-        weights = np.exp(-((_l1(pool_points, done_points) / 0.15) ** 2))
-        total = weights.sum(axis=1)
-        disagreement = np.where(
-            total > 1e-9, np.abs(weights @ residual) / np.maximum(total, 1e-9), 0.0
+        near = np.concatenate(
+            [
+                _similarity(chunk, done_points, g, done_groups, width)
+                for chunk, g in zip(_chunks(points), _chunks(groups), strict=True)
+            ]
         )
-    # Groups: an answer from a group nobody graded yet stands for that whole group.
-    group_bonus = np.zeros(len(pool))
-    graded_groups = {c.group for c in done if c.group is not None}
-    sizes: dict[int, int] = {}
-    for c in everyone:
-        if c.group is not None:
-            sizes[c.group] = sizes.get(c.group, 0) + 1
-    if sizes:
-        largest = max(sizes.values())
-        for i, c in enumerate(pool):
-            if c.group is not None and c.group not in graded_groups:
-                group_bonus[i] = sizes[c.group] / largest
-    return np.asarray(
-        coverage * (0.5 + 0.5 * density) + 0.5 * uncertainty + disagreement + group_bonus,
-        dtype=np.float64,
-    )
+        best = near.max(axis=1)
+        total = near.sum(axis=1)
+        local = np.abs(near @ residual) / np.maximum(total, 1e-9)
+        weights = weights + np.where(total > 1e-9, local, 0.0)
+    gains = [
+        (np.maximum(_similarity(chunk, points, g, groups, width) - best[None, :], 0.0) @ weights)
+        for chunk, g in zip(_chunks(points[: len(pool)]), _chunks(groups[: len(pool)]), strict=True)
+    ]
+    return np.asarray(np.concatenate(gains), dtype=np.float64)
+
+
+def _bandwidth(points: np.ndarray) -> float:
+    """Median city-block distance between (up to 500 of) the points; 1 if all coincide."""
+    sample = points[:500]
+    distances = _l1(sample, sample)[np.triu_indices(len(sample), k=1)]
+    positive = distances[distances > 1e-12]
+    return float(np.median(positive)) if positive.size else 1.0
+
+
+def _similarity(
+    a: np.ndarray, b: np.ndarray, a_groups: np.ndarray, b_groups: np.ndarray, width: float
+) -> np.ndarray:
+    """Gaussian-kernel similarity of the rows of ``a`` and ``b``; 1 within a known group."""
+    kernel = np.exp(-((_l1(a, b) / width) ** 2))
+    same = (a_groups[:, None] == b_groups[None, :]) & (a_groups[:, None] >= 0)
+    return np.asarray(np.where(same, 1.0, kernel), dtype=np.float64)
 
 
 def _l1(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -154,16 +169,9 @@ def _l1(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.asarray(np.abs(a[:, None, :] - b[None, :, :]).sum(axis=2), dtype=np.float64)
 
 
-def _chunks(points: np.ndarray, size: int = 256) -> list[np.ndarray]:
+def _chunks(values: np.ndarray, size: int = 256) -> list[np.ndarray]:
     """Row blocks, so that pairwise arrays stay small (size x all candidates)."""
-    return [points[i : i + size] for i in range(0, len(points), size)] or [points]
-
-
-def _kernel_sums(a: np.ndarray, b: np.ndarray, width: float) -> np.ndarray:
-    """For each row of ``a``, the Gaussian-kernel weight of all rows of ``b`` around it."""
-    return np.concatenate(
-        [np.exp(-((_l1(chunk, b) / width) ** 2)).sum(axis=1) for chunk in _chunks(a)]
-    )
+    return [values[i : i + size] for i in range(0, len(values), size)] or [values]
 
 
 def agreement(

@@ -1,0 +1,1 @@
+"""Offline measurements on the shared datasets (``python -m service.evaluation.<name>``)."""
