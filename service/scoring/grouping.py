@@ -32,6 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.sparse.csgraph import connected_components
+from scipy.spatial.distance import cdist
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
@@ -49,6 +50,8 @@ MAX_TEXT_CHARS = 2_000
 CRITERIA_WEIGHT = 1.0
 # Rows of the distance matrix computed at a time (bounds the dense intermediate).
 _BLOCK_ROWS = 512
+# UPGMA: a group joins another when its answers are close to theirs on average.
+_LINKAGE = "average"
 
 _NON_WORD_RE = re.compile(r"[\W_]+")
 
@@ -96,26 +99,33 @@ class AnswerGrouping(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         counts = np.bincount(exact).astype(np.float64)
         vectors = _vectorise([texts[int(i)][:MAX_TEXT_CHARS] for i in first])
 
-        # 2. Near duplicates: connected components of "similarity >= duplicate_similarity".
-        near = _near_duplicate_components(vectors, self.duplicate_similarity)
+        # One pass of sparse products; the rest is dense arithmetic on these similarities.
+        similarities = _similarities(vectors)
+
+        # 2. Near duplicates: connected components of "similarity >= duplicate_similarity"
+        # (a tolerance, so that a text compared with itself reaches 1.0 despite rounding).
+        rows, cols = np.nonzero(similarities >= self.duplicate_similarity - 1e-6)
+        graph = sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=similarities.shape)
+        near = _first_seen_order(connected_components(graph, directed=False)[1])
+        n_near = int(near.max()) + 1
 
         # 3. Average linkage over the near-duplicate groups, each as the normalised sum of its
         # answers' vectors (duplicates weigh by their count) and the mean of their criteria.
-        n_near = int(near.max()) + 1
-        member = sp.csr_matrix(
-            (counts, (near, np.arange(len(unique_of)))), shape=(n_near, len(unique_of))
-        )
-        centroids = normalize(member @ vectors)
         group_hits = None
         if hits is not None:
-            per_unique = hits[first]
-            group_hits = (member @ per_unique) / np.asarray(member.sum(axis=1))
+            member = sp.csr_matrix(
+                (counts, (near, np.arange(len(unique_of)))), shape=(n_near, len(unique_of))
+            )
+            group_hits = (member @ hits[first]) / np.asarray(member.sum(axis=1))
         if self.distance_threshold is None or n_near == 1:
             clusters = np.arange(n_near)
         else:
-            condensed = _condensed_distances(centroids, group_hits)
-            tree = linkage(condensed, method="average")
+            if n_near < len(unique_of):  # centroid cosines from the answers' ones
+                similarities = _centroid_similarities(similarities, vectors, near, counts)
+            condensed = _condensed_distances(similarities, group_hits)
+            tree = linkage(condensed, method=_LINKAGE)
             clusters = fcluster(tree, t=self.distance_threshold, criterion="distance") - 1
+        del similarities
 
         raw = clusters[near[exact]]
         self.labels_ = _first_seen_order(raw)
@@ -162,36 +172,54 @@ def _vectorise(texts: list[str]) -> sp.csr_matrix:
     return normalize(sp.hstack(parts, format="csr") * np.sqrt(0.5))
 
 
-def _near_duplicate_components(vectors: sp.csr_matrix, similarity: float) -> np.ndarray:
-    """Component label per row of the graph linking rows at least ``similarity`` alike."""
+def _similarities(vectors: sp.csr_matrix) -> np.ndarray:
+    """The cosine similarities of all rows (float32: 100 MB at MAX_ANSWERS), computed a
+    block of rows at a time so that no sparse product holds more than a block."""
     n = vectors.shape[0]
-    rows: list[np.ndarray] = []
-    cols: list[np.ndarray] = []
+    out = np.empty((n, n), dtype=np.float32)
     for start in range(0, n, _BLOCK_ROWS):
-        block = (vectors[start : start + _BLOCK_ROWS] @ vectors.T).tocoo()
-        # Round before comparing: a text compared with itself must reach 1.0.
-        keep = np.round(block.data, 12) >= similarity
-        rows.append(block.row[keep] + start)
-        cols.append(block.col[keep])
-    row = np.concatenate(rows)
-    graph = sp.csr_matrix((np.ones(row.size), (row, np.concatenate(cols))), shape=(n, n))
-    _, components = connected_components(graph, directed=False)
-    return _first_seen_order(components)
+        out[start : start + _BLOCK_ROWS] = (
+            vectors[start : start + _BLOCK_ROWS] @ vectors.T
+        ).toarray()
+    return out
 
 
-def _condensed_distances(vectors: sp.csr_matrix, hits: np.ndarray | None) -> np.ndarray:
+def _centroid_similarities(
+    similarities: np.ndarray, vectors: sp.csr_matrix, groups: np.ndarray, weights: np.ndarray
+) -> np.ndarray:
+    """Cosines of the groups' centroids (the normalised weighted sums of their members'
+    vectors). A group of one has its member's vector, so only the rows and columns of the
+    (usually few) larger groups need new products."""
+    n_groups = int(groups.max()) + 1
+    sizes = np.bincount(groups, minlength=n_groups)
+    first = np.full(n_groups, groups.size, dtype=np.intp)
+    np.minimum.at(first, groups, np.arange(groups.size))
+    out = similarities[np.ix_(first, first)]
+    larger = np.flatnonzero(sizes > 1)
+    if larger.size:
+        member = sp.csr_matrix(
+            (weights, (groups, np.arange(groups.size))), shape=(n_groups, groups.size)
+        )
+        centroids = normalize(member @ vectors)
+        cross = (centroids[larger] @ centroids.T).toarray().astype(np.float32)
+        out[larger, :] = cross
+        out[:, larger] = cross.T
+    return out
+
+
+def _condensed_distances(similarities: np.ndarray, hits: np.ndarray | None) -> np.ndarray:
     """Pairwise distances in SciPy's condensed order (row-major upper triangle): cosine
     distance of the text vectors plus CRITERIA_WEIGHT x the mean criteria disagreement."""
-    n = vectors.shape[0]
+    n = similarities.shape[0]
     out = np.empty(n * (n - 1) // 2, dtype=np.float64)
     position = 0
     for start in range(0, n, _BLOCK_ROWS):
         stop = min(n, start + _BLOCK_ROWS)
-        block = np.clip(1.0 - (vectors[start:stop] @ vectors[start:].T).toarray(), 0.0, 2.0)
-        if hits is not None:
-            block += CRITERIA_WEIGHT * np.abs(
-                hits[start:stop, None, :] - hits[None, start:, :]
-            ).mean(axis=2)
+        block = np.clip(1.0 - similarities[start:stop, start:].astype(np.float64), 0.0, 2.0)
+        if hits is not None:  # the mean absolute difference of the criteria hits
+            block += (CRITERIA_WEIGHT / hits.shape[1]) * cdist(
+                hits[start:stop], hits[start:], "cityblock"
+            )
         for offset in range(stop - start):
             row = block[offset, offset + 1 :]
             out[position : position + row.size] = row
