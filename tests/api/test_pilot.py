@@ -249,6 +249,15 @@ def test_refusals_are_problem_details_and_record_nothing(
         assert response.status_code == 422, (body, response.text)
         assert response.headers["content-type"].startswith("application/problem+json")
         assert response.json()["code"] == code, (body, response.text)
+    # JSON as Python reads it has Infinity and NaN: neither is a grade.
+    for number in ("Infinity", "NaN"):
+        response = instructor.post(
+            url,
+            content=f'{{"submission_id": "{mine["id"]}", "points": {number}}}',
+            headers={"Content-Type": "application/json"},
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["code"] == "validation_error"
     # An answer whose scoring failed has no machine score to agree with.
     EngineFault(app, monkeypatch, Q).fail(None)
     pending = submit(lms, "They negotiated secretly.", expected_status=202)

@@ -49,7 +49,9 @@ class PilotGradeCreate(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": _PILOT_GRADE_EXAMPLES}, extra="forbid")
 
     submission_id: uuid.UUID = Field(description="An answer of this question (usually `next`).")
-    points: Annotated[float, Field(ge=0, description="The teacher's points for the answer.")]
+    points: Annotated[
+        float, Field(ge=0, allow_inf_nan=False, description="The teacher's points for the answer.")
+    ]
     reason: Reason | None = Field(
         default=None,
         description="Why (audited with the override); a standard reason when left out.",

@@ -122,10 +122,11 @@ def pilot_grade(
     try:
         value = float(points.strip())
     except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
         errors["points"] = _("Enter the points as a number, e.g. 7 or 7.5.")
-    else:
-        if not math.isfinite(value) or value < 0:
-            errors["points"] = _("Points cannot be negative.")
+    elif value < 0:
+        errors["points"] = _("Points cannot be negative.")
     body: PilotGradeCreate | None = None
     if not errors:
         try:
