@@ -42,6 +42,7 @@ from sklearn.metrics import (
     mean_squared_error,
 )
 
+from service import scoring
 from service.domain.rubrics.schemas import WeightsDoc
 from service.scoring import Calibration, GradedAnswer, Grader, RubricSpec, ScoreBreakdown
 
@@ -147,7 +148,7 @@ def fit_calibration(train: Sequence[Row], step: float) -> Calibration | None:
         for rows in by_question(train).values()
         if (grader := build_grader(rows, rows, step, None)) is not None
     ]
-    return Calibration.fit_if_enough(graders)
+    return scoring.fit_calibration(graders)
 
 
 def score_rows(

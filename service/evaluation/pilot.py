@@ -8,7 +8,7 @@ are graded, the gold score standing in for the teacher: chosen one by one by the
 (``service.scoring.pilot.next_to_grade``, which sees each answer's zero-shot machine score,
 confidence and components, and its answer group where ``service.scoring.grouping`` exists),
 or at random. The question is then calibrated on them as the service's calibrate does
-(``Calibration`` from ``MIN_EXAMPLES`` grades, else ``FewShotCalibration``), with the graded
+(``fit_calibration`` from ``MIN_EXAMPLES`` grades, else ``FewShotCalibration``), with the graded
 answers as its graded neighbours, and scores the question's *test* answers, which neither
 strategy could choose. Compared: pilot, random (a new draw per seed) and uncalibrated
 (zero-shot).
@@ -16,8 +16,9 @@ strategy could choose. Compared: pilot, random (a new draw per seed) and uncalib
 Pool and test: with ``--split`` the pool is the ``--pool-split`` answers of the question and
 the test its ``--split`` answers (SemEval: pool ``train``, test ``test_unseen_answers``);
 without it each question's answers (of ``--pool-split`` if given) are split at random per
-seed, ``--test-share`` of them for test (Mohler; SemEval ``train`` for development). Test answers are the same for every strategy of a seed, so a strategy that picked
-the hard answers cannot leave itself an easier test.
+seed, ``--test-share`` of them for test (Mohler; SemEval ``train`` for development). Test
+answers are the same for every strategy of a seed, so a strategy that picked the hard
+answers cannot leave itself an easier test.
 
 Figures are pooled over all questions' test answers per seed, then averaged over seeds (mean
 and standard deviation): Pearson r and RMSE in points; for 0/1 gold scores, accuracy and
@@ -44,7 +45,7 @@ from scipy.stats import pearsonr
 from sklearn.metrics import accuracy_score, f1_score
 
 from service.evaluate import Row, _reindex, by_question, load_rows, rubric_for, score_step
-from service.scoring import Calibration, GradedAnswer, Grader, RubricSpec
+from service.scoring import Calibration, GradedAnswer, Grader, RubricSpec, fit_calibration
 from service.scoring.fewshot import FewShotCalibration
 from service.scoring.pilot import (
     ACCURACY_FLOOR,
@@ -130,7 +131,7 @@ def calibrated_points(question: _Question, chosen: Sequence[int]) -> list[float]
     """Test answers' points after calibrating on the chosen pool answers' gold grades."""
     graded = [GradedAnswer(question.pool[i].answer, question.pool[i].score) for i in chosen]
     grader = Grader(question.rubric, graded=graded)
-    fitted: Calibration | FewShotCalibration | None = Calibration.fit_if_enough([grader])
+    fitted: Calibration | FewShotCalibration | None = fit_calibration([grader])
     if fitted is None:
         fitted = FewShotCalibration.fit_if_enough(grader)
     calibrated = grader.with_calibration(fitted)

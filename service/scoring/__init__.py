@@ -5,7 +5,13 @@ so the same code scores a live request, a rescoring job and an offline evaluatio
 """
 
 from service.scoring.calibration import Calibration, CalibrationError
-from service.scoring.engine import ENGINE_VERSION, Grader
+from service.scoring.engine import (
+    ENGINE_VERSION,
+    Grader,
+    TrainingData,
+    fit_calibration,
+    training_data,
+)
 from service.scoring.errors import RubricError, ScoringError
 from service.scoring.types import (
     CriterionResult,
@@ -29,4 +35,7 @@ __all__ = [
     "ScoreBreakdown",
     "ScoringError",
     "Span",
+    "TrainingData",
+    "fit_calibration",
+    "training_data",
 ]

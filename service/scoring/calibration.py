@@ -6,6 +6,10 @@ question-independent components (coverage, similarities, length ratio, ...) foll
 isotonic map onto 0..1, and, where the question has graded answers of its own, a second
 model that also reads the nearest graded neighbours.
 
+``fit`` takes feature rows, scikit-learn style (``features.BASE_FEATURES`` and
+``features.NEIGHBOUR_FEATURES`` name the columns); ``engine.fit_calibration(graders)``
+builds them from graders that hold graded answers (``engine.training_data``).
+
 Everything fitted is kept as plain numbers: ``to_dict()`` gives JSON-able data to store
 beside the rubric version, ``from_dict()`` restores it, and prediction is a dot product and
 a piecewise-linear interpolation in NumPy. No scikit-learn object is ever pickled.
@@ -16,16 +20,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import RidgeCV
 
 from service.scoring.errors import ScoringError
-
-if TYPE_CHECKING:
-    from service.scoring.engine import Grader
+from service.scoring.features import BASE_FEATURES, NEIGHBOUR_FEATURES
 
 FORMAT_VERSION = 1
 # Fewer graded answers than this: keep the default weights (a model would fit noise).
@@ -175,50 +177,36 @@ class Calibration:
     n_examples: int
 
     @classmethod
-    def fit(cls, graders: Sequence[Grader]) -> Calibration:
-        """Fit on the graded answers each grader holds (``Grader(..., graded=...)``).
-
-        One grader: a per-rubric calibration. Several: a model over question-independent
-        components shared by the questions (e.g. a course). A graded answer's neighbour
-        features are computed with the answer itself left out, as they will be for a new
-        answer. Raises ``CalibrationError`` with fewer than ``MIN_EXAMPLES`` answers.
+    def fit(
+        cls,
+        x: np.ndarray,
+        y: np.ndarray,
+        *,
+        x_neighbour: np.ndarray | None = None,
+        y_neighbour: np.ndarray | None = None,
+    ) -> Calibration:
+        """Fit the base model on ``x`` (one row per graded answer, ``BASE_FEATURES``
+        columns) and ``y`` (its score, 0..1), and the neighbour model on ``x_neighbour``
+        (``NEIGHBOUR_FEATURES`` columns) and ``y_neighbour`` when there are at least
+        ``MIN_EXAMPLES`` of them. Raises ``CalibrationError`` with fewer than
+        ``MIN_EXAMPLES`` rows in ``y``, or for arrays of the wrong shape.
         """
-        from service.scoring.engine import BASE_FEATURES, NEIGHBOUR_FEATURES
-
-        base_rows: list[np.ndarray] = []
-        base_y: list[float] = []
-        neighbour_rows: list[np.ndarray] = []
-        neighbour_y: list[float] = []
-        for grader in graders:
-            base, full, y, has_neighbours = grader.training_rows()
-            base_rows.append(base)
-            base_y.extend(y)
-            if has_neighbours:
-                neighbour_rows.append(full)
-                neighbour_y.extend(y)
-        if len(base_y) < MIN_EXAMPLES:
+        x, y = _rows(x, y, BASE_FEATURES)
+        if len(y) < MIN_EXAMPLES:
             raise CalibrationError(
-                f"{len(base_y)} graded answers; at least {MIN_EXAMPLES} are needed to calibrate"
+                f"{len(y)} graded answers; at least {MIN_EXAMPLES} are needed to calibrate"
             )
-        base_model = LinearIsotonicModel.fit(
-            BASE_FEATURES, np.vstack(base_rows), np.asarray(base_y, dtype=np.float64)
-        )
+        base_model = LinearIsotonicModel.fit(BASE_FEATURES, x, y)
         neighbour_model = None
-        if len(neighbour_y) >= MIN_EXAMPLES:
-            neighbour_model = LinearIsotonicModel.fit(
-                NEIGHBOUR_FEATURES,
-                np.vstack(neighbour_rows),
-                np.asarray(neighbour_y, dtype=np.float64),
-            )
-        return cls(base_model, neighbour_model, len(base_y))
-
-    @classmethod
-    def fit_if_enough(cls, graders: Sequence[Grader]) -> Calibration | None:
-        """``fit``, or ``None`` (keep the default weights) when there are too few answers."""
-        try:
-            return cls.fit(graders)
-        except CalibrationError:
-            return None
+        if (x_neighbour is None) != (y_neighbour is None):
+            raise CalibrationError("x_neighbour and y_neighbour go together")
+        if x_neighbour is not None and y_neighbour is not None:
+            x_neighbour, y_neighbour = _rows(x_neighbour, y_neighbour, NEIGHBOUR_FEATURES)
+            if len(y_neighbour) >= MIN_EXAMPLES:
+                neighbour_model = LinearIsotonicModel.fit(
+                    NEIGHBOUR_FEATURES, x_neighbour, y_neighbour
+                )
+        return cls(base_model, neighbour_model, len(y))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data; store it with the rubric version it was fitted for."""
@@ -231,8 +219,6 @@ class Calibration:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Calibration:
-        from service.scoring.engine import BASE_FEATURES, NEIGHBOUR_FEATURES
-
         if not isinstance(data, Mapping):
             raise CalibrationError("must be an object")
         if data.get("format") != FORMAT_VERSION:
@@ -254,6 +240,18 @@ class Calibration:
             else None
         )
         return cls(base, neighbour, n_examples)
+
+
+def _rows(x: np.ndarray, y: np.ndarray, features: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` and ``y`` as float arrays, checked to be rows of ``features`` and their targets."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] != len(features) or y.shape != (x.shape[0],):
+        raise CalibrationError(
+            f"expected x of shape (n, {len(features)}) and y of shape (n,), "
+            f"got {x.shape} and {y.shape}"
+        )
+    return x, y
 
 
 def _numbers(value: Any, field: str, *, length: int | None = None) -> tuple[float, ...]:

@@ -21,7 +21,7 @@ from service.api import problems
 from service.domain.jobs.service import JobPolicy, run_next_job
 from service.domain.submissions import batch
 from service.scoring import limits
-from service.scoring.engine import BASE_FEATURES, NEIGHBOUR_FEATURES
+from service.scoring.features import BASE_FEATURES, NEIGHBOUR_FEATURES
 from tests.factories import rubric_data, submit
 from tests.scoring.adversarial import ADVERSARIAL_ANSWER, adversarial_question
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from service.scoring import (
@@ -13,7 +14,10 @@ from service.scoring import (
     Grader,
     RubricError,
     RubricSpec,
+    fit_calibration,
+    training_data,
 )
+from service.scoring.features import BASE_FEATURES, NEIGHBOUR_FEATURES
 
 REFERENCE = "An open switch breaks the circuit, so no current flows through the bulb."
 
@@ -124,7 +128,8 @@ def test_graded_neighbours_are_reported() -> None:
 
 def test_calibration_fits_and_round_trips_through_json() -> None:
     grader = graded_grader()
-    calibration = Calibration.fit([grader])
+    calibration = fit_calibration([grader])
+    assert calibration is not None
     assert calibration.neighbour is not None
     data = json.loads(json.dumps(calibration.to_dict()))
     restored = Calibration.from_dict(data)
@@ -138,18 +143,47 @@ def test_calibration_fits_and_round_trips_through_json() -> None:
 
 
 def test_calibration_is_deterministic() -> None:
-    assert Calibration.fit([graded_grader()]) == Calibration.fit([graded_grader()])
+    assert fit_calibration([graded_grader()]) == fit_calibration([graded_grader()])
+
+
+def test_fit_calibration_fits_the_graders_training_data() -> None:
+    data = training_data([graded_grader()])
+    assert data.x.shape == (2 * len(GRADED), len(BASE_FEATURES))
+    assert data.x_neighbour.shape == (2 * len(GRADED), len(NEIGHBOUR_FEATURES))
+    assert data.x.tolist() == data.x_neighbour[:, : len(BASE_FEATURES)].tolist()
+    assert data.y.tolist() == data.y_neighbour.tolist()
+    fitted = Calibration.fit(data.x, data.y, x_neighbour=data.x_neighbour, y_neighbour=data.y)
+    assert fitted == fit_calibration([graded_grader()])
+    # Without neighbour rows only the base model is fitted.
+    base_only = Calibration.fit(data.x, data.y)
+    assert base_only.neighbour is None
+    assert base_only.base == fitted.base
+
+
+@pytest.mark.parametrize(
+    ("x", "y"),
+    [
+        (np.zeros((30, len(BASE_FEATURES) + 1)), np.zeros(30)),
+        (np.zeros((30, len(BASE_FEATURES))), np.zeros(29)),
+        (np.zeros(30), np.zeros(30)),
+    ],
+)
+def test_fit_refuses_rows_of_the_wrong_shape(x: np.ndarray, y: np.ndarray) -> None:
+    with pytest.raises(CalibrationError, match="expected x of shape"):
+        Calibration.fit(x, y)
 
 
 def test_too_few_graded_answers_keep_the_default_weights() -> None:
     grader = Grader(auto_rubric(), graded=[GradedAnswer(a, p) for a, p in GRADED[:5]])
+    data = training_data([grader])
     with pytest.raises(CalibrationError):
-        Calibration.fit([grader])
-    assert Calibration.fit_if_enough([grader]) is None
+        Calibration.fit(data.x, data.y)
+    assert fit_calibration([grader]) is None
 
 
 def test_base_model_is_used_for_a_question_without_graded_answers() -> None:
-    calibration = Calibration.fit([graded_grader()])
+    calibration = fit_calibration([graded_grader()])
+    assert calibration is not None
     result = Grader(auto_rubric(), calibration=calibration).grade("The circuit is broken.")
     assert result.model == "calibrated"
     assert result.neighbour_score is None

@@ -9,8 +9,15 @@ from typing import Any
 
 import pytest
 
-from service.scoring import Calibration, CalibrationError, GradedAnswer, Grader, RubricSpec
-from service.scoring.engine import BASE_FEATURES, NEIGHBOUR_FEATURES
+from service.scoring import (
+    Calibration,
+    CalibrationError,
+    GradedAnswer,
+    Grader,
+    RubricSpec,
+    fit_calibration,
+)
+from service.scoring.features import BASE_FEATURES, NEIGHBOUR_FEATURES
 from tests.scoring.test_calibration import GRADED, auto_rubric
 
 
@@ -39,7 +46,8 @@ def calibration_data() -> dict[str, Any]:
 
 def test_a_fitted_calibration_validates() -> None:
     graded = [GradedAnswer(answer, points) for answer, points in GRADED * 2]
-    fitted = Calibration.fit([Grader(auto_rubric(), graded=graded)])
+    fitted = fit_calibration([Grader(auto_rubric(), graded=graded)])
+    assert fitted is not None
     assert Calibration.from_dict(fitted.to_dict()) == fitted
     assert Calibration.from_dict(calibration_data()).n_examples == 24
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from service.scoring import Grader
 from service.scoring.advisories import ECHOES_FEEDBACK, FeedbackEcho
-from service.scoring.engine import DERIVED_MISSING_TEMPLATE
+from service.scoring.feedback import DERIVED_MISSING_TEMPLATE
 from service.scoring.text import tokenize
 from tests.scoring.test_calibration import auto_rubric
 

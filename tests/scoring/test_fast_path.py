@@ -23,9 +23,17 @@ import pytest
 
 from service.domain.rubrics.service import load_rubric_file, to_spec
 from service.scoring import GradedAnswer, Grader, ScoreBreakdown
-from service.scoring import advisories as adv
-from service.scoring.engine import _Found, _Matcher
+from service.scoring.advisories import (
+    assessment,
+    base,
+    gibberish,
+    not_english,
+    repetition,
+    stuffing,
+)
 from service.scoring.keywords import match_criterion, reference_coverage
+from service.scoring.matching import Found as _Found
+from service.scoring.matching import Matcher as _Matcher
 from service.scoring.similarity import (
     CharSimilarityScorer,
     NeighbourIndex,
@@ -319,51 +327,54 @@ def test_split_tokens_equals_tokenising_each_part(seeds: list[tuple[Grader, list
     texts = [answer for _, answer in _pairs(seeds)] + _random_texts(10_000, 4)
     for text in texts:
         tokens = tokenize(text)
-        for separator in (adv._SENTENCE_BREAK_RE, adv._LIST_BREAK_RE):
+        for separator in (repetition._SENTENCE_BREAK_RE, stuffing._LIST_BREAK_RE):
             expected = [[t.text for t in tokenize(part)] for part in separator.split(text)]
-            parts = adv._split_tokens(text, tokens, separator)
+            parts = base.split_tokens(text, tokens, separator)
             assert [[t.text for t in tokens[a:b]] for a, b in parts] == expected, repr(text)
 
 
 # --- Advisories ------------------------------------------------------------------------
 
 
-def _reference_not_english(answer: adv._Answer) -> bool:
+def _reference_not_english(answer: base.Answer) -> bool:
     """``_is_not_english`` before it skipped ASCII text and unlisted words."""
     letters = [char for char in answer.text if char.isalpha()]
     non_latin = sum(not unicodedata.name(char, "").startswith("LATIN") for char in letters)
-    if letters and non_latin / len(letters) >= adv.NON_LATIN_MIN_LETTER_SHARE:
+    if letters and non_latin / len(letters) >= not_english.NON_LATIN_MIN_LETTER_SHARE:
         return True
     words = [token.text for token in answer.tokens]
-    if len(words) < adv.LANGUAGE_MIN_WORDS:
+    if len(words) < not_english.LANGUAGE_MIN_WORDS:
         return False
     english = len(answer.tokens) - len(answer.content)
     unhyphenated = [t.text for t in answer.tokens if not answer.text.startswith("-", t.end)]
     foreign = max(
-        sum(adv._is_function_word(word, vocabulary) for word in unhyphenated)
-        for vocabulary in adv.FOREIGN_FUNCTION_WORDS.values()
+        sum(not_english._is_function_word(word, vocabulary) for word in unhyphenated)
+        for vocabulary in not_english.FOREIGN_FUNCTION_WORDS.values()
     )
-    if foreign > english and foreign / len(words) >= adv.FOREIGN_MIN_FUNCTION_SHARE:
+    if foreign > english and foreign / len(words) >= not_english.FOREIGN_MIN_FUNCTION_SHARE:
         return True
     accented = sum(not word.isascii() for word in words)
     return (
-        accented / len(words) >= adv.DIACRITIC_MIN_WORD_SHARE
-        and answer.stop_share < adv.DIACRITIC_MAX_ENGLISH_STOP_SHARE
+        accented / len(words) >= not_english.DIACRITIC_MIN_WORD_SHARE
+        and answer.stop_share < not_english.DIACRITIC_MAX_ENGLISH_STOP_SHARE
     )
 
 
 def test_advisory_shortcuts_equal_plain_code(seeds: list[tuple[Grader, list[str]]]) -> None:
     texts = [answer for _, answer in _pairs(seeds)] + _random_texts(5000, 6)
     for text in texts:
-        answer = adv._Answer.of(text)
-        assert adv._is_not_english(answer) == _reference_not_english(answer), repr(text)
-        sentences = (tuple(t.text for t in tokenize(s)) for s in adv._SENTENCE_BREAK_RE.split(text))
-        counts = Counter(w for w in sentences if len(w) >= adv.REPETITION_MIN_SENTENCE_WORDS)
+        answer = base.Answer.of(text)
+        assert not_english.is_not_english(answer) == _reference_not_english(answer), repr(text)
+        sentences = (
+            tuple(t.text for t in tokenize(s)) for s in repetition._SENTENCE_BREAK_RE.split(text)
+        )
+        counts = Counter(w for w in sentences if len(w) >= repetition.REPETITION_MIN_SENTENCE_WORDS)
         expected = sum(count - 1 for count in counts.values())
-        assert adv._extra_sentence_copies(text, answer.tokens) == expected
+        assert repetition._extra_sentence_copies(text, answer.tokens) == expected
         # The vowel share counts vowels with ``str.count`` instead of letter by letter.
         letters = "".join(t.text for t in answer.tokens if t.text.isascii() and t.text.isalpha())
-        assert sum(letters.count(v) for v in adv._VOWELS) == sum(c in "aeiouy" for c in letters)
+        vowels = sum(letters.count(v) for v in gibberish._VOWELS)
+        assert vowels == sum(c in "aeiouy" for c in letters)
 
 
 def test_assess_with_tokens_equals_assess_alone(seeds: list[tuple[Grader, list[str]]]) -> None:
@@ -371,8 +382,8 @@ def test_assess_with_tokens_equals_assess_alone(seeds: list[tuple[Grader, list[s
         context = grader._advisory_context
         assert context is not None
         for similarity, coverage in ((0.0, 0.0), (0.3, 0.1), (0.9, 0.8)):
-            alone = adv.assess(answer, context, similarity=similarity, coverage=coverage)
-            shared = adv.assess(
+            alone = assessment.assess(answer, context, similarity=similarity, coverage=coverage)
+            shared = assessment.assess(
                 answer,
                 context,
                 similarity=similarity,

@@ -22,7 +22,7 @@ from service.domain.submissions.schemas import (
     Weights,
 )
 from service.domain.submissions.service import issued_feedback_token
-from service.scoring.engine import DERIVED_COVERED_TEMPLATE, DERIVED_MISSING_TEMPLATE
+from service.scoring.feedback import DERIVED_COVERED_TEMPLATE, DERIVED_MISSING_TEMPLATE
 
 PENDING_MESSAGE = (
     "Your answer has been saved but could not be scored yet; it will be scored automatically "

@@ -1,0 +1,128 @@
+"""What every detector shares: the ``Advisory`` record, what is known about the question
+(``AnswerContext``) and about the answer (``Answer``), and two small helpers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from service.scoring.errors import RubricError
+from service.scoring.text import Token, content_stems, tokenize
+
+
+@dataclass(frozen=True, slots=True)
+class Advisory:
+    """Something about an answer that a score alone would hide.
+
+    ``code`` is a stable machine name (stored with the result); ``message`` is written for
+    the student; ``cap`` is the highest normalised score (0..1) the answer may keep, or None;
+    ``needs_review`` asks for a teacher to look at the answer.
+    """
+
+    code: str
+    message: str
+    cap: float | None
+    needs_review: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerContext:
+    """What the detectors know about one question, computed once per rubric.
+
+    ``prompt_stems``: content stems of the question. ``vocabulary``: content stems of all
+    of the question's material (prompt, references, phrasings, background). ``phrasings``:
+    the distinct stem sequences of rubric phrasings. ``longest_reference_words`` and
+    ``shortest_reference_content_words`` set the length limits.
+    """
+
+    prompt_stems: frozenset[str]
+    vocabulary: frozenset[str]
+    phrasings: tuple[tuple[str, ...], ...]
+    longest_reference_words: int
+    shortest_reference_content_words: int
+    # Content stems of the shortest reference that are not in the prompt (its own words).
+    shortest_reference_own_words: int = 0
+    # Every content stem the reference answers add to the question.
+    reference_own_stems: frozenset[str] = frozenset()
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        prompt: str,
+        reference_answers: Sequence[str],
+        phrasings: Sequence[str],
+        background: Sequence[str] = (),
+    ) -> AnswerContext:
+        """Stem the question's material; ``RubricError`` if there is no reference answer."""
+        references = [reference for reference in reference_answers if reference.strip()]
+        if not references:
+            raise RubricError(
+                "reference_answers", "at least one non-empty reference answer is required"
+            )
+        material = [prompt, *references, *phrasings, *background]
+        stemmed_phrasings = (tuple(content_stems(phrasing)) for phrasing in phrasings)
+        return cls(
+            prompt_stems=frozenset(content_stems(prompt)),
+            vocabulary=frozenset(stem for text in material for stem in content_stems(text)),
+            phrasings=tuple(dict.fromkeys(stems for stems in stemmed_phrasings if stems)),
+            longest_reference_words=max(len(tokenize(reference)) for reference in references),
+            shortest_reference_content_words=min(
+                len(content_stems(reference)) for reference in references
+            ),
+            shortest_reference_own_words=min(
+                len(set(content_stems(reference)) - set(content_stems(prompt)))
+                for reference in references
+            ),
+            reference_own_stems=frozenset(
+                stem for reference in references for stem in content_stems(reference)
+            )
+            - frozenset(content_stems(prompt)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One answer, tokenised once for all detectors."""
+
+    text: str
+    tokens: tuple[Token, ...]
+    content: tuple[Token, ...]
+    stems: frozenset[str]
+
+    @classmethod
+    def of(cls, text: str, tokens: Sequence[Token] | None = None) -> Answer:
+        tokens = tuple(tokenize(text) if tokens is None else tokens)
+        content = tuple(token for token in tokens if not token.is_stop)
+        return cls(text, tokens, content, frozenset(token.stem for token in content))
+
+    @property
+    def stop_share(self) -> float:
+        return share(len(self.tokens) - len(self.content), len(self.tokens))
+
+
+def split_tokens(
+    text: str, tokens: Sequence[Token], separator: re.Pattern[str]
+) -> list[tuple[int, int]]:
+    """For each part of ``separator.split(text)``, the slice ``start:end`` of ``tokens``
+    that ``tokenize(part)`` would give. The separators (whitespace, punctuation, bullets)
+    never occur inside a word and the word pattern looks neither behind nor ahead, so every
+    token of the text lies in one part, and a part's tokens are exactly those that
+    tokenising it alone would give."""
+    parts = []
+    start = 0
+    index = 0
+    count = len(tokens)
+    for match in separator.finditer(text):
+        cut = match.start()
+        while index < count and tokens[index].start < cut:
+            index += 1
+        parts.append((start, index))
+        start = index
+    parts.append((start, count))
+    return parts
+
+
+def share(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
