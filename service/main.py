@@ -39,6 +39,7 @@ from service.api.routers import (
     lti,
     metrics,
     organizations,
+    pilot,
     questions,
     submissions,
 )
@@ -231,6 +232,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         learners,
         lti,
         groups,
+        pilot,
     ):
         app.include_router(module.router)
     app.include_router(lti.questions_router)

@@ -47,6 +47,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from service.evaluate import Row, _reindex, by_question, load_rows, rubric_for, score_step
 from service.scoring import Calibration, GradedAnswer, Grader, RubricSpec, fit_calibration
 from service.scoring.fewshot import FewShotCalibration
+from service.scoring.grouping import AnswerGrouping
 from service.scoring.pilot import (
     ACCURACY_FLOOR,
     PEARSON_FLOOR,
@@ -73,11 +74,7 @@ class _Question:
 
 
 def _groups(texts: Sequence[str], criteria: np.ndarray) -> list[int | None]:
-    """Answer groups from ``service.scoring.grouping`` if this checkout has it, else none."""
-    try:
-        from service.scoring.grouping import AnswerGrouping  # type: ignore[import-not-found]
-    except ImportError:
-        return [None] * len(texts)
+    """Answer groups from ``service.scoring.grouping`` (the ones the service shows)."""
     labels = AnswerGrouping().fit(list(texts), criteria).labels_
     return [int(label) for label in labels]
 

@@ -14,6 +14,7 @@ from service.web.routes.console import (
     groups,
     home,
     lms,
+    pilot,
     questions,
     review,
     rubrics,
@@ -31,6 +32,7 @@ CONSOLE_ROUTERS = [
     questions.router,
     groups.router,
     rubrics.router,
+    pilot.router,
     admin.router,
     lms.router,
 ]

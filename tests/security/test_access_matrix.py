@@ -461,6 +461,14 @@ ROWS: list[Row] = [
     Row("POST", Q + "/rescore/preview", scoped(200, STAFF)),
     Row("POST", Q + "/calibrate", scoped(200, STAFF), lambda w, t: {}),
     Row("GET", Q + "/stats", scoped(200, STAFF)),
+    Row("GET", Q + "/pilot", scoped(200, STAFF)),
+    # Each target's submission answers that target's question.
+    Row(
+        "POST",
+        Q + "/pilot/grades",
+        scoped(200, STAFF),
+        lambda w, t: {"submission_id": w.value(t, "submission_id"), "points": 1},
+    ),
     # "immediately" is the default: the cases change nothing the other tests read.
     Row(
         "PUT",
@@ -610,7 +618,7 @@ def test_matrix_covers_every_endpoint(world: World) -> None:
 
 def test_matrix_size() -> None:
     # Stated in the closing note; update both when rows change.
-    assert len(CASES) == 840
+    assert len(CASES) == 876
 
 
 def test_metrics_answers_its_token(world: World) -> None:

@@ -91,6 +91,9 @@ ROWS = [
         staff(422),
         {"override_id": "x"},
     ),
+    Row("GET", "/console/questions/{slug}/pilot", staff()),
+    # Invalid points: a 422 page for those who may, before anything is written.
+    Row("POST", "/console/questions/{slug}/pilot", staff(422), {"points": "x"}),
     Row("GET", "/console/questions/{slug}/rubric", staff()),
     Row("POST", "/console/questions/{slug}/rubric", staff(422), {"title": ""}),
     Row("POST", "/console/questions/{slug}/rubric/try", staff(422), {"title": ""}),

@@ -223,3 +223,46 @@ def test_an_over_long_form_field_is_a_422_page_naming_it(
     assert response.headers["content-type"].startswith("text/html")
     assert "reason" in response.text
     assert "2000" in response.text
+
+
+def test_pilot_page_grades_the_proposed_answer_and_tells_the_agreement(
+    client: TestClient, app: FastAPI, lms: TestClient
+) -> None:
+    for i, answer in enumerate([SCRIPT, STUFFED, "They talked.", "Secret talks avoided war."]):
+        post(lms, answer, f"s{i}")
+    browser = console_client(app, create_key(client, "instructor"))
+    path = f"/console/questions/{Q}/pilot"
+    assert f'href="{path}"' in browser.get(f"/console/questions/{Q}").text
+    page = browser.get(path)
+    assert page.status_code == 200
+    assert "You have not graded any answer of this question yet." in page.text
+    # The answer is escaped, as everywhere.
+    assert "<script>alert" not in page.text
+    token = csrf_of(browser, path)
+    graded: list[str] = []
+    for points in ["lots", "2", "3", "5"]:
+        proposed = re.search(r'name="submission_id" value="([0-9a-f-]{36})"', page.text)
+        assert proposed is not None
+        response = browser.post(
+            path,
+            data={"csrftoken": token, "submission_id": proposed[1], "points": points},
+            follow_redirects=False,
+        )
+        if points == "lots":
+            assert response.status_code == 422
+            assert 'aria-describedby="points-error"' in response.text
+            continue
+        assert response.status_code == 303
+        assert proposed[1] not in graded
+        graded.append(proposed[1])
+        page = browser.get(response.headers["location"])
+        assert "Your grade was saved." in page.text
+    assert "Agreement so far: r = " in page.text
+    assert "over 3 answers." in page.text
+    overrides = client.get(f"/v1/submissions/{graded[0]}/overrides").json()["items"]
+    assert [(o["new_points"], o["reason"]) for o in overrides] == [(2.0, "Graded in the pilot.")]
+    above = browser.post(
+        path, data={"csrftoken": token, "submission_id": graded[0], "points": "11"}
+    )
+    assert above.status_code == 422
+    assert "above the maximum" in above.text

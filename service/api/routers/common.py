@@ -47,6 +47,8 @@ PROBLEM_CODES: dict[str, tuple[int, str]] = {
     ),
     "invalid_cursor": (422, "The cursor is not a next_cursor of this listing."),
     "invalid_feedback_release": (422, "close_at is missing or not allowed for the mode."),
+    "wrong_question": (422, "The submission answers another question than the one named."),
+    "not_scored": (422, "The submission has no machine score to compare a grade with."),
     "rate_limited": (429, "Too many requests for this key or address; see Retry-After."),
     "database_unavailable": (503, "The database is unavailable; nothing was stored."),
     "commit_outcome_unknown": (503, "The connection broke while saving; retry the same key."),

@@ -23,7 +23,7 @@ from service.domain.rubrics import service as rubric_service
 from service.domain.submissions.schemas import SubmissionFilter
 from service.domain.validation import SLUG_PATTERN
 from service.errors import DomainError
-from service.scoring.calibration import MIN_EXAMPLES
+from service.scoring.pilot import MIN_TO_CALIBRATE
 from service.web.deps import ConsoleSession
 from service.web.i18n import gettext as _
 from service.web.templating import render
@@ -140,7 +140,8 @@ def _calibration_page(
             "max_points": question.max_points,
             "candidates": agreement_service.candidates(session, question),
             "agreement": agreement_service.agreement(session, question),
-            "min_examples": MIN_EXAMPLES,
+            # A few-shot calibration fits from this many (a full one from MIN_EXAMPLES).
+            "min_examples": MIN_TO_CALIBRATE,
             "errors": errors or {},
             "notice": notice,
         },
@@ -219,5 +220,5 @@ def calibrate_fit(
         notice = _(
             "Saved as rubric version %(version)s with %(n)s graded answers as scored examples; "
             "a calibration needs at least %(min)s."
-        ) % {"version": outcome.version, "n": outcome.graded_answers, "min": MIN_EXAMPLES}
+        ) % {"version": outcome.version, "n": outcome.graded_answers, "min": MIN_TO_CALIBRATE}
     return _calibration_page(request, session, active, slug, notice=notice)
