@@ -3,7 +3,6 @@ members with split, move and revert controls. The same services as the API."""
 
 from __future__ import annotations
 
-import math
 import uuid
 from typing import Annotated, Any
 
@@ -21,6 +20,7 @@ from service.errors import DomainError
 from service.web.deps import ConsoleSession
 from service.web.errors import error_page
 from service.web.i18n import gettext as _
+from service.web.routes.console.forms import points_error
 from service.web.templating import render
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -78,13 +78,8 @@ def groups_page(
 
 def _grade_errors(points: str, reason: str) -> dict[str, str]:
     errors: dict[str, str] = {}
-    try:
-        value = float(points.strip())
-    except ValueError:
-        errors["points"] = _("Enter the points as a number, e.g. 7 or 7.5.")
-    else:
-        if value < 0 or not math.isfinite(value):
-            errors["points"] = _("Points cannot be negative.")
+    if (problem := points_error(points)) is not None:
+        errors["points"] = problem
     if not reason.strip():
         errors["reason"] = _("Say why you give these points: it is kept in the audit trail.")
     return errors

@@ -4,7 +4,6 @@ and comes back with the next proposal, saying when the grade calibrated the ques
 
 from __future__ import annotations
 
-import math
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Path, Query, Request
@@ -21,6 +20,7 @@ from service.scoring.pilot import INTERVAL_LEVEL
 from service.web.deps import ConsoleSession
 from service.web.i18n import gettext as _
 from service.web.i18n import ngettext, number, percent
+from service.web.routes.console.forms import points_error
 from service.web.templating import render
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -119,19 +119,17 @@ def pilot_grade(
     """A grade of the proposed answer; then the next proposal (post, redirect, get)."""
     question = question_service.get_question(session, active.principal.scope, slug)
     errors: dict[str, str] = {}
-    try:
-        value = float(points.strip())
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):
-        errors["points"] = _("Enter the points as a number, e.g. 7 or 7.5.")
-    elif value < 0:
-        errors["points"] = _("Points cannot be negative.")
+    if (problem := points_error(points)) is not None:
+        errors["points"] = problem
     body: PilotGradeCreate | None = None
     if not errors:
         try:
             body = PilotGradeCreate.model_validate(
-                {"submission_id": submission_id, "points": value, "reason": reason.strip() or None}
+                {
+                    "submission_id": submission_id,
+                    "points": float(points),
+                    "reason": reason.strip() or None,
+                }
             )
         except ValidationError as exc:
             fields = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}

@@ -22,6 +22,7 @@ from service.errors import DomainError
 from service.web.deps import ConsoleSession
 from service.web.errors import error_page
 from service.web.i18n import gettext as _
+from service.web.routes.console.forms import points_error
 from service.web.templating import render
 from service.web.views import Bar, Segment, highlight
 
@@ -267,13 +268,8 @@ def score(
         body: dict[str, Any] = {"points": row.machine_points, "reason": ACCEPTED_REASON}
     else:
         body = {"points": points.strip(), "reason": reason}
-        try:
-            value = float(points.strip())
-        except ValueError:
-            errors["points"] = _("Enter the points as a number, e.g. 7 or 7.5.")
-        else:
-            if value < 0 or value != value:
-                errors["points"] = _("Points cannot be negative.")
+        if (problem := points_error(points)) is not None:
+            errors["points"] = problem
         if not reason.strip():
             errors["reason"] = _("Say why you change the score: it is kept in the audit trail.")
     if not errors:
