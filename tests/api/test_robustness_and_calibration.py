@@ -169,7 +169,9 @@ def test_calibration_from_graded_answers_makes_a_calibrated_version(
     ).json()
     assert too_few["calibrated"] is False
     assert too_few["graded_answers"] == MIN_TO_CALIBRATE - 1
-    assert too_few["min_examples"] == MIN_EXAMPLES
+    assert too_few["calibration_kind"] is None
+    assert too_few["min_examples"] == MIN_TO_CALIBRATE
+    assert too_few["min_full_examples"] == MIN_EXAMPLES
     response = instructor.post(
         f"/v1/questions/{Q}/calibrate", json={"graded_answers": graded_set()}
     )
@@ -177,6 +179,7 @@ def test_calibration_from_graded_answers_makes_a_calibrated_version(
     outcome = response.json()
     assert outcome["calibrated"] is True
     assert outcome["graded_answers"] == 24
+    assert outcome["calibration_kind"] == "full"
     assert outcome["rubric_version"] == 3
     body = submit(lms, "Kennedy and Khrushchev negotiated secretly, which helped avoid war.")
     full = instructor.get(f"/v1/submissions/{body['id']}").json()["result"]
@@ -196,6 +199,7 @@ def test_a_few_teacher_grades_give_a_few_shot_calibration(
     outcome = instructor.post(f"/v1/questions/{Q}/calibrate", json={"graded_answers": few})
     assert outcome.status_code == 200
     assert outcome.json()["calibrated"] is True
+    assert outcome.json()["calibration_kind"] == "few-shot"
     stored = instructor.get(f"/v1/questions/{Q}/rubric-versions").json()["items"][-1]
     calibration = stored["rubric"]["calibration"]
     assert calibration["kind"] == "few-shot"

@@ -32,6 +32,7 @@ from service.domain.rubrics.schemas import (
 from service.domain.submissions import release
 from service.domain.validation import SLUG_PATTERN
 from service.scoring.calibration import MIN_EXAMPLES
+from service.scoring.pilot import MIN_TO_CALIBRATE
 
 router = APIRouter(prefix="/v1/questions", tags=["questions"], responses=AUTH_ERRORS)
 
@@ -224,7 +225,8 @@ def calibrate(
     question_id: QuestionId, body: CalibrateRequest, session: SessionDep, principal: Instructor
 ) -> CalibrationRead:
     """Learns from graded answers: saves a new rubric version with them as scored neighbours,
-    and a fitted calibration model when there are at least `min_examples`.
+    and a fitted calibration model when there are at least `min_examples`: a few-shot map of
+    the machine score from `min_examples`, the full model from `min_full_examples`.
 
     Who: instructor of the question's course, or admin. Graded answers are the instructor's
     overrides (unless `use_overrides` is false) and any sent in the body. Existing scores do
@@ -239,7 +241,9 @@ def calibrate(
         rubric_version=outcome.version,
         graded_answers=outcome.graded_answers,
         calibrated=outcome.calibrated,
-        min_examples=MIN_EXAMPLES,
+        calibration_kind=outcome.kind,
+        min_examples=MIN_TO_CALIBRATE,
+        min_full_examples=MIN_EXAMPLES,
     )
 
 

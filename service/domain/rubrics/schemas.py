@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -360,7 +360,9 @@ _CALIBRATION_READ_EXAMPLES: list[JsonValue] = [
         "rubric_version": 3,
         "graded_answers": 2,
         "calibrated": False,
-        "min_examples": 20,
+        "calibration_kind": None,
+        "min_examples": 5,
+        "min_full_examples": 20,
     }
 ]
 
@@ -375,7 +377,12 @@ class CalibrationRead(BaseModel):
         description="True when there were enough graded answers to fit a calibration; "
         "otherwise the default weights keep scoring (graded answers still serve as neighbours)."
     )
-    min_examples: int
+    calibration_kind: Literal["full", "few-shot"] | None = Field(
+        description="`few-shot`: a map of the machine score fitted on the question's few "
+        "grades; `full`: the model over every component; null when not calibrated."
+    )
+    min_examples: int = Field(description="Fewest graded answers that calibrate (few-shot).")
+    min_full_examples: int = Field(description="Fewest graded answers for the full model.")
 
 
 # The API reference's example (responses as the service gave them in a test run);

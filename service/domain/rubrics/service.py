@@ -220,6 +220,8 @@ class CalibrationOutcome:
     version: int
     graded_answers: int
     calibrated: bool
+    # "full" (Calibration), "few-shot" (FewShotCalibration) or None (default weights).
+    kind: str | None
 
 
 def calibrate(
@@ -269,7 +271,12 @@ def calibrate(
         update={"calibration": fitted.to_dict() if fitted is not None else None}
     )
     outcome = update_rubric(session, question, document.model_dump(mode="json"))
-    return CalibrationOutcome(question.slug, outcome.version, len(graded), fitted is not None)
+    kind = (
+        None
+        if fitted is None
+        else ("few-shot" if isinstance(fitted, FewShotCalibration) else "full")
+    )
+    return CalibrationOutcome(question.slug, outcome.version, len(graded), fitted is not None, kind)
 
 
 def list_versions(session: Session, question: Question) -> Sequence[RubricVersion]:
