@@ -8,10 +8,10 @@ are graded, the gold score standing in for the teacher: chosen one by one by the
 (``service.scoring.pilot.next_to_grade``, which sees each answer's zero-shot machine score,
 confidence and components, and its answer group where ``service.scoring.grouping`` exists),
 or at random. The question is then calibrated on them as the service's calibrate does
-(``fit_calibration`` from ``MIN_EXAMPLES`` grades, else ``FewShotCalibration``), with the graded
-answers as its graded neighbours, and scores the question's *test* answers, which neither
-strategy could choose. Compared: pilot, random (a new draw per seed) and uncalibrated
-(zero-shot).
+(``fit_question_calibration``: the full model from ``MIN_EXAMPLES`` grades, else the
+few-shot map), with the graded answers as its graded neighbours, and scores the question's
+*test* answers, which neither strategy could choose. Compared: pilot, random (a new draw per
+seed) and uncalibrated (zero-shot).
 
 Pool and test: with ``--split`` the pool is the ``--pool-split`` answers of the question and
 the test its ``--split`` answers (SemEval: pool ``train``, test ``test_unseen_answers``);
@@ -45,8 +45,7 @@ from scipy.stats import pearsonr
 from sklearn.metrics import accuracy_score, f1_score
 
 from service.evaluate import Row, _reindex, by_question, load_rows, rubric_for, score_step
-from service.scoring import Calibration, GradedAnswer, Grader, RubricSpec, fit_calibration
-from service.scoring.fewshot import FewShotCalibration
+from service.scoring import GradedAnswer, Grader, RubricSpec, fit_question_calibration
 from service.scoring.grouping import AnswerGrouping
 from service.scoring.pilot import (
     ACCURACY_FLOOR,
@@ -128,10 +127,7 @@ def calibrated_points(question: _Question, chosen: Sequence[int]) -> list[float]
     """Test answers' points after calibrating on the chosen pool answers' gold grades."""
     graded = [GradedAnswer(question.pool[i].answer, question.pool[i].score) for i in chosen]
     grader = Grader(question.rubric, graded=graded)
-    fitted: Calibration | FewShotCalibration | None = fit_calibration([grader])
-    if fitted is None:
-        fitted = FewShotCalibration.fit_if_enough(grader)
-    calibrated = grader.with_calibration(fitted)
+    calibrated = grader.with_calibration(fit_question_calibration(grader))
     return [calibrated.grade(row.answer).points for row in question.test]
 
 

@@ -10,6 +10,7 @@ from service.scoring.engine import (
     Grader,
     TrainingData,
     fit_calibration,
+    fit_question_calibration,
     training_data,
 )
 from service.scoring.errors import RubricError, ScoringError
@@ -37,5 +38,6 @@ __all__ = [
     "Span",
     "TrainingData",
     "fit_calibration",
+    "fit_question_calibration",
     "training_data",
 ]

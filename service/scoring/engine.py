@@ -516,5 +516,16 @@ def fit_calibration(graders: Sequence[Grader]) -> Calibration | None:
     )
 
 
+def fit_question_calibration(grader: Grader) -> Calibration | FewShotCalibration | None:
+    """What calibrating one question fits from the graded answers its grader holds: the
+    full model from ``MIN_EXAMPLES``, else the few-shot map from ``MIN_TO_CALIBRATE``, else
+    ``None`` (the default weights). Calibrate, the pilot and erasure's refit all use this,
+    so a question keeps the same kind of calibration whichever path refits it."""
+    fitted: Calibration | FewShotCalibration | None = fit_calibration([grader])
+    if fitted is None:
+        fitted = FewShotCalibration.fit_if_enough(grader)
+    return fitted
+
+
 def _stack(rows: Sequence[np.ndarray], width: int) -> np.ndarray:
     return np.vstack(rows) if rows else np.zeros((0, width))

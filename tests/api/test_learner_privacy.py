@@ -34,6 +34,7 @@ from service.db.models import (
 )
 from service.db.session import make_sessionmaker
 from service.main import create_app
+from service.scoring.pilot import MIN_TO_CALIBRATE
 from service.worker import apply_retention
 from tests.conftest import ADMIN_KEY, auth, client_as, create_key
 from tests.factories import rubric_data, submit
@@ -245,6 +246,26 @@ def test_delete_removes_the_learner_everywhere_and_audits_without_content(
     # Feedback links of the deleted submissions are gone; the current rubric still grades.
     assert client.get(single["feedback_url"].split("testserver")[-1]).status_code == 404
     assert submit(lms, FIRST, learner_id="student-19")["result"]["rubric_version"] == 4
+
+
+def test_erasure_refits_a_few_shot_calibration_without_the_learner(
+    client: TestClient, lms: TestClient, instructor: TestClient
+) -> None:
+    """A question calibrated from a handful of grades stays calibrated the same way (a
+    few-shot map, one example fewer) when one graded answer's learner is erased."""
+    mine = submit(lms, FIRST, learner_id=LEARNER)
+    override(instructor, mine["id"], 8)
+    others = [
+        {"answer": f"Answer {i} about the missiles and the secret talks.", "points": i + 1}
+        for i in range(MIN_TO_CALIBRATE)
+    ]
+    calibrated = instructor.post(f"/v1/questions/{Q}/calibrate", json={"graded_answers": others})
+    assert calibrated.json()["calibration_kind"] == "few-shot"
+    assert client.delete(f"/v1/learners/{LEARNER}").status_code == 200
+    current = instructor.get(f"/v1/questions/{Q}/rubric-versions").json()["items"][-1]["rubric"]
+    assert FIRST not in [g["answer"] for g in current["graded_answers"]]
+    assert current["calibration"]["kind"] == "few-shot"
+    assert current["calibration"]["n_examples"] == MIN_TO_CALIBRATE
 
 
 def test_audit_hash_is_an_hmac_with_the_configured_key(

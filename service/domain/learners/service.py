@@ -49,7 +49,7 @@ from service.domain.rubrics import service as rubric_service
 from service.domain.rubrics.repository import RubricRepository
 from service.domain.rubrics.schemas import RubricDocument
 from service.errors import NotFound
-from service.scoring import fit_calibration
+from service.scoring import fit_question_calibration
 
 log = logging.getLogger(__name__)
 
@@ -280,7 +280,7 @@ def _without(content: dict[str, Any], answers: frozenset[str]) -> dict[str, Any]
     uncalibrated = document.model_copy(update={"graded_answers": graded, "calibration": None})
     fitted = None
     if document.calibration is not None:
-        fitted = fit_calibration([rubric_service.build_grader(uncalibrated)])
+        fitted = fit_question_calibration(rubric_service.build_grader(uncalibrated))
     refitted = uncalibrated.model_copy(
         update={"calibration": fitted.to_dict() if fitted is not None else None}
     )

@@ -33,7 +33,7 @@ from service.scoring import (
     RubricError,
     RubricSpec,
     ScoringError,
-    fit_calibration,
+    fit_question_calibration,
 )
 from service.scoring.fewshot import FewShotCalibration, is_fewshot
 
@@ -264,9 +264,7 @@ def calibrate(
         raise RubricInvalid("request body", exc.field, exc.problem) from exc
     # Enough grades for the full model; else, from a handful of one question's grades, the
     # few-shot map (the pilot's path); else none.
-    fitted: Calibration | FewShotCalibration | None = fit_calibration([grader])
-    if fitted is None:
-        fitted = FewShotCalibration.fit_if_enough(grader)
+    fitted = fit_question_calibration(grader)
     document = uncalibrated.model_copy(
         update={"calibration": fitted.to_dict() if fitted is not None else None}
     )
