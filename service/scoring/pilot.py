@@ -2,11 +2,15 @@
 
 A question without graded answers is calibrated from a handful of teacher grades (see
 ``MIN_TO_CALIBRATE``). Which handful matters: a calibration maps the machine score onto the
-teacher's scale, so the grades should (1) cover the range of machine scores and the answer
-groups, not cluster where most answers are, (2) favour answers the engine is unsure of, and
+teacher's scale, so the grades should (1) be spread over the machine scores *as the answers
+are* (a map fitted on the extremes alone misplaces the pass mark, which sits where most
+answers are), (2) cover the answer groups and favour answers the engine is unsure of, and
 (3) once a few grades are in, go where machine and teacher disagree (that is where the map
-still moves). ``next_to_grade`` scores every ungraded candidate on these three terms and
-returns the best; it is deterministic (ties broken by a seeded order, never by a random draw).
+still moves). ``next_to_grade`` first picks the stratum: the machine-score quantile that a
+low-discrepancy (van der Corput) sequence visits next (1/2, 1/4, 3/4, 1/8, ...), so after any
+number of grades they are spread over the quantiles like a stratified sample; then, among the
+answers of that stratum, the one with the best coverage gain (terms 2 and 3). It is
+deterministic (ties broken by a seeded order, never by a random draw).
 
 ``agreement`` summarises the grades so far: Pearson r (scores) or exact accuracy (labels),
 with an interval, and whether agreement is *established* (the rule is ``_established``).
@@ -32,6 +36,10 @@ INTERVAL_LEVEL = 0.90
 # commonly reach with each other at the low end; 0.6 exact agreement on labels likewise.
 PEARSON_FLOOR = 0.5
 ACCURACY_FLOOR = 0.6
+# Share of the ungraded answers (by machine-score rank) that make up the stratum the next
+# grade is chosen from: a tenth, the width of one stratum when a pilot of about ten grades
+# (the few-shot range) spreads them over the quantiles.
+STRATUM_SHARE = 0.1
 # Most candidates one call ranks (the work grows with candidates x candidates).
 MAX_CANDIDATES = 5000
 
@@ -85,11 +93,37 @@ def next_to_grade(
     if not pool:
         return None
     done = [c for c in candidates if c.index in graded]
-    scores = _priority(pool, done, graded)
+    scores = np.where(_in_stratum(pool, done), _priority(pool, done, graded), -np.inf)
     # Ties (e.g. identical answers) broken by a seeded order, so equal inputs stay equal.
     order = np.random.default_rng(seed).permutation(len(pool))
     best = max(range(len(pool)), key=lambda i: (round(float(scores[i]), 9), -int(order[i])))
     return pool[best].index
+
+
+def _in_stratum(pool: Sequence[Candidate], done: Sequence[Candidate]) -> np.ndarray:
+    """Which ungraded candidates are in the stratum the next grade should come from.
+
+    The target is the ``len(done)``-th van der Corput point ``q`` (a quantile in 0..1); the
+    stratum is the ``STRATUM_SHARE`` of ungraded answers whose machine-score rank among all
+    candidates is nearest ``q`` (at least one).
+    """
+    machine = np.array([c.machine for c in [*pool, *done]], dtype=np.float64)
+    # Equal machine scores share a rank: the stratum never splits answers the machine ties.
+    ranks = (stats.rankdata(machine, method="average") - 1) / max(1, len(machine) - 1)
+    distance = np.abs(ranks[: len(pool)] - _van_der_corput(len(done)))
+    return np.asarray(distance <= np.quantile(distance, STRATUM_SHARE), dtype=bool)
+
+
+def _van_der_corput(n: int) -> float:
+    """The ``n``-th point (from 0) of the base-2 van der Corput sequence, shifted by one so
+    that it starts at the median: 1/2, 1/4, 3/4, 1/8, 5/8, ..."""
+    n += 1
+    point, denominator = 0.0, 1.0
+    while n:
+        denominator *= 2
+        n, bit = divmod(n, 2)
+        point += bit / denominator
+    return point
 
 
 def _positions(items: Sequence[Candidate]) -> np.ndarray:

@@ -51,14 +51,36 @@ def test_never_proposes_a_graded_answer_and_is_deterministic() -> None:
 def test_the_first_grades_cover_the_range_of_machine_scores() -> None:
     candidates = spread(41)
     graded: dict[int, float] = {}
+    order = []
     for _ in range(4):
         index = next_to_grade(candidates, graded)
         assert index is not None
-        graded[index] = next(c.machine for c in candidates if c.index == index)
-    chosen = sorted(c.machine for c in candidates if c.index in graded)
-    # Four grades spread over the scale, not four neighbours.
+        order.append(next(c.machine for c in candidates if c.index == index))
+        graded[index] = order[-1]
+    # Four grades spread over the scale like a stratified sample, not four neighbours: the
+    # median first, then the quartiles, then an eighth.
+    assert abs(order[0] - 0.5) <= 0.05
+    chosen = sorted(order)
     assert chosen[-1] - chosen[0] >= 0.5
-    assert min(b - a for a, b in itertools.pairwise(chosen)) >= 0.15
+    assert min(b - a for a, b in itertools.pairwise(chosen)) >= 0.1
+
+
+def test_grades_follow_the_answers_not_the_scale() -> None:
+    # Two thirds of the answers crowd near the top, the rest spread over the bottom half:
+    # the first three grades are the answers at the quartiles of the machine scores (a
+    # stratified sample of the answers, not of the scale), give or take the stratum's width.
+    candidates = [Candidate(i, 0.85 + 0.0025 * i, 0.9, None) for i in range(20)]
+    candidates += [Candidate(20 + i, 0.05 * i, 0.9, None) for i in range(10)]
+    position = {c.index: p for p, c in enumerate(sorted(candidates, key=lambda c: c.machine))}
+    graded: dict[int, float] = {}
+    for _ in range(3):
+        index = next_to_grade(candidates, graded)
+        assert index is not None
+        graded[index] = 0.5
+    chosen = sorted(position[index] for index in graded)
+    last = len(candidates) - 1
+    for got, quartile in zip(chosen, (0.25, 0.5, 0.75), strict=True):
+        assert abs(got - quartile * last) <= 2
 
 
 def test_an_uncertain_answer_comes_before_a_confident_twin() -> None:
@@ -82,12 +104,13 @@ def test_an_ungraded_group_comes_before_another_answer_of_a_graded_group() -> No
 
 
 def test_grades_go_where_machine_and_teacher_disagree() -> None:
-    candidates = spread(21)
-    # The teacher agrees at the low end and disagrees sharply at the top.
-    graded = {10: 0.0, 15: 0.25, 20: 0.5, 25: 0.25, 30: 0.2}
+    # One stratum (equal machine scores), two kinds of answers told apart by a feature; the
+    # teacher agreed with the machine on one kind and not on the other.
+    candidates = [Candidate(i, 0.4, 0.8, None, (0.0 if i % 2 else 1.0,)) for i in range(20)]
+    graded = {0: 1.0, 1: 0.4}  # 0: feature 1.0, the teacher gave full marks; 1: agreed
     index = next_to_grade(candidates, graded)
     assert index is not None
-    assert next(c.machine for c in candidates if c.index == index) > 0.5
+    assert candidates[index].features == (1.0,)
 
 
 def test_too_many_candidates_are_refused() -> None:
