@@ -20,6 +20,7 @@ Afrikaans...). It is not fitted to any dataset; the point is breadth without dia
 
 from __future__ import annotations
 
+import re
 import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -109,16 +110,18 @@ class QuestionLanguage:
     words: frozenset[str]
     latin_script: bool
 
+    @property
+    def identifiable(self) -> bool:
+        """The identifier knows this language: it can tell an answer is in another one."""
+        return self.code in LANGUAGES
+
     @classmethod
     def of(cls, texts: Sequence[str], language: str | None = None) -> QuestionLanguage:
         """The language of ``texts`` (a question's prompt and references): ``language``
-        when given, else ``primary_language(texts)``. ``ValueError`` for a code outside
-        ``LANGUAGES`` (the identifier could never name it, so every answer would differ)."""
-        code = primary_language(texts) if language is None else language.strip().lower()
-        if code not in LANGUAGES or code == NO_LANGUAGE:
-            raise ValueError(
-                f"unknown language {language!r}: expected an ISO 639-1 code such as 'en'"
-            )
+        (an ISO 639 code or a BCP 47 tag, "fr-CA" meaning "fr") when given, else
+        ``primary_language(texts)``. A language outside ``LANGUAGES`` is kept (the
+        identifier cannot judge answers to it); ``ValueError`` for what is no language."""
+        code = primary_language(texts) if language is None else _primary_subtag(language)
         letters = [char for text in texts for char in text if char.isalpha()]
         latin = not letters or non_latin_share(letters) < NON_LATIN_MIN_LETTER_SHARE
         if code == DEFAULT_LANGUAGE:
@@ -128,6 +131,16 @@ class QuestionLanguage:
 
 
 ENGLISH = QuestionLanguage(DEFAULT_LANGUAGE, STOP_WORDS, latin_script=True)
+_LANGUAGE_TAG = re.compile(r"([a-z]{2,3})(?:-[a-z0-9]{2,8}){0,3}")
+
+
+def _primary_subtag(tag: str) -> str:
+    """``fr`` of ``fr-CA``; ``ValueError`` unless ``tag`` is a language tag of a language."""
+    match = _LANGUAGE_TAG.fullmatch(tag.strip().lower())
+    if match is None or match.group(1) == NO_LANGUAGE:
+        raise ValueError(f"unknown language {tag!r}: expected a code such as 'en' or 'fr-CA'")
+    return match.group(1)
+
 
 # A text is in a non-Latin script when most of its letters are: a Latin-script text quotes a
 # foreign word now and then, never half of its letters.

@@ -605,10 +605,36 @@ def test_rubric_language_overrides_inference() -> None:
     assert language_codes(OTHER_LANGUAGE_ANSWERS["french"], context) == []
 
 
-@pytest.mark.parametrize("language", ["english", "xx", "zxx", ""])
-def test_unknown_rubric_language_is_a_rubric_error(language: str) -> None:
+@pytest.mark.parametrize("language", ["english", "e1", "zxx", ""])
+def test_a_rubric_language_that_is_no_language_is_a_rubric_error(language: str) -> None:
     with pytest.raises(RubricError, match="language"):
         stack_context(language=language)
+
+
+def test_a_language_the_identifier_does_not_know_is_not_judged() -> None:
+    # Hawaiian ("haw") is outside the identifier's set: no answer is taken for another
+    # language on its word, whatever it says; another script still shows.
+    context = stack_context(language="haw")
+    assert context.language.code == "haw"
+    assert not context.language.identifiable
+    assert language_codes(OTHER_LANGUAGE_ANSWERS["spanish"], context) == []
+    assert language_codes(OTHER_LANGUAGE_ANSWERS["russian"], context) == ["other_language"]
+
+
+def test_rubric_document_language_reaches_the_check() -> None:
+    from service.domain.rubrics.service import to_spec
+    from service.scoring.engine import Grader
+
+    # A terse question: only the declared tag says it is French.
+    terse = DOCUMENTS["backchannel-q1"].model_copy(
+        update={"prompt": "Pile ?", "reference_answers": ["LIFO."], "criteria": []}
+    )
+    english = "A stack keeps its items so that the last one that was added is the first one out."
+    french = Grader(to_spec(terse.model_copy(update={"language": "fr-CA"})))
+    assert [a.code for a in french.grade(english).advisories] == ["other_language"]
+    assert "other_language" not in [
+        a.code for a in Grader(to_spec(terse)).grade(english).advisories
+    ]
 
 
 def test_other_language_answer_is_not_capped_by_other_advisories() -> None:

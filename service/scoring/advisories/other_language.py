@@ -64,6 +64,8 @@ def is_other_language(answer: Answer, language: QuestionLanguage) -> bool:
     text to judge means the question's language."""
     if language.latin_script and not answer.text.isascii() and _in_other_script(answer):
         return True
+    if not language.identifiable:
+        return False
     words = _language_words(answer)
     if len(words) < LANGUAGE_MIN_WORDS or _is_code_like(answer.text):
         return False
