@@ -167,12 +167,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         is_not_english(answer)
     times: dict[str, list[float]] = {"not_english (old)": [], "other_language (new)": []}
     flagged = dict.fromkeys(times, 0)
+    examples: dict[str, list[str]] = {name: [] for name in times}
     for answer, language in parsed:
         new = _fastest(partial(is_other_language, answer, language), args.runs)
         old = _fastest(partial(is_not_english, answer), args.runs)
         for name, (micros, result) in zip(times, (old, new), strict=True):
             times[name].append(micros)
             flagged[name] += result
+            if result:
+                examples[name].append(answer.text)
     figures = {
         name: {
             "median_us": statistics.median(values),
@@ -193,6 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{f['flagged']:>9}"
             for name, f in figures.items()
         ),
+        *(f"  {name} flags: {text!r}" for name, texts in examples.items() for text in texts),
     ]
     sys.stdout.write("\n".join(lines) + "\n")
     if args.json:

@@ -67,10 +67,10 @@ def is_other_language(answer: Answer, language: QuestionLanguage) -> bool:
     if not language.identifiable:
         return False
     words = _language_words(answer)
-    if len(words) < LANGUAGE_MIN_WORDS or _is_code_like(answer.text):
+    if len(words) < LANGUAGE_MIN_WORDS:
         return False
     own = sum(word in language.words for word in words)
-    if share(own, len(words)) >= QUESTION_WORDS_MAX_SHARE:
+    if share(own, len(words)) >= QUESTION_WORDS_MAX_SHARE or _is_code_like(answer.text):
         return False
     # The identifier reads the words alone: numbers, symbols and formula letters are no
     # language, and would only pull its posterior towards Greek or "no language".
@@ -97,10 +97,14 @@ def _language_words(answer: Answer) -> list[str]:
     words = []
     for token in answer.tokens:
         text = token.text
-        if not text.replace("'", "").isalpha():
+        letters = text.replace("'", "") if "'" in text else text
+        if not letters.isalpha():
             continue
-        latin = [is_latin(char) for char in text if char != "'"]
-        if all(latin) or (len(text) >= 2 and not any(latin)):
+        if letters.isascii():  # the usual case: ASCII letters are all Latin
+            words.append(text)
+            continue
+        latin = [is_latin(char) for char in letters]
+        if all(latin) or (len(letters) >= 2 and not any(latin)):
             words.append(text)
     return words
 
