@@ -2,19 +2,21 @@
 
 ``identify(text)`` gives the most probable language (ISO 639-1 code) and its posterior
 probability; ``primary_language(texts)`` the language of a question's own material (prompt
-and reference answers). The model is loaded once per process, on first use (it takes about
-two seconds and some tens of MB), never at import: a worker that grades no text in another
-language pays nothing for it until the first question is compiled.
+and reference answers). The model is loaded once per process, on first use (1-2 seconds and
+about 100 MB), never at import: a process pays for it when it compiles its first question,
+not when it starts.
 
 The model knows 140 labels, many of them close relatives of a larger language (Walloon,
 Occitan, Luxembourgish, Nigerian Pidgin, Latin...). On a few English words those siblings
 collect probability mass that means nothing for a school answer, so classification is
 restricted to ``LANGUAGES``: the languages students in schools plausibly write in. The set
 is the 24 official languages of the European Union, the regional languages schools teach in
-(Catalan, Basque, Galician, Welsh, Irish), Norwegian and Icelandic, and the world's most
-spoken languages (the UN's six plus Hindi, Urdu, Bengali, Persian, Turkish, Indonesian,
-Malay, Vietnamese, Thai, Korean, Japanese, Swahili, Tagalog, Tamil, Hebrew, Ukrainian,
-Afrikaans...). It is not fitted to any dataset; the point is breadth without dialects.
+(Catalan, Basque, Galician, Welsh, Irish), the national languages of Europe's other states
+and neighbours (Norwegian, Icelandic, Albanian, Serbian, Bosnian, Macedonian, Ukrainian,
+Belarusian, Georgian, Armenian, Azerbaijani, Kazakh, Turkish), and the world's most spoken
+languages (the UN's six plus Hindi, Urdu, Bengali, Persian, Indonesian, Malay, Vietnamese,
+Thai, Korean, Japanese, Swahili, Tagalog, Tamil, Hebrew, Afrikaans): 59 in all. It is not
+fitted to any dataset; the point is breadth without dialects.
 ``zxx`` ("no linguistic content") is kept as well: it is where code and formulas go.
 """
 
