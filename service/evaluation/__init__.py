@@ -6,7 +6,9 @@
   the gold grades, and how many teacher decisions they save.
 * ``pilot``: the pilot's choice of answers to grade (``service.scoring.pilot``) against random
   choices, by the held-out agreement of the question calibrated on them.
-* ``language``: the language check's false flags on English answers.
+* ``language``: the language check (``other_language``): its false flags on every answer
+  of the English datasets, and what it finds in ``tests/data/non_english_answers.jsonl``
+  (its cost, next to the detector it replaced, is ``python -m bench.language``).
 * ``confidence``: whether low confidence finds the large errors (risk-coverage).
 
 The engine's agreement with human graders is measured by ``service.evaluate``, whose dataset

@@ -183,6 +183,7 @@ class Grader:
                     else [p for c in self.criteria for p in c.spec.phrasings]
                 ),
                 background=rubric.background,
+                language=rubric.language,
             )
         # Everything a student of this question could be shown, so that an answer pasting it
         # back earns nothing for it (the question's own material is not counted as copied).

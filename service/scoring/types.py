@@ -35,6 +35,9 @@ class RubricSpec:
     # Domain text (e.g. the lesson the question is about) that the TF-IDF vocabulary and
     # document frequencies are fitted on, together with the reference answers.
     background: tuple[str, ...] = field(default_factory=tuple)
+    # The language answers are expected in (ISO 639-1, e.g. "en", "fr"); None reads it from
+    # the prompt and reference answers, English unless they clearly say otherwise.
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

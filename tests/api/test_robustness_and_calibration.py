@@ -85,9 +85,15 @@ def test_non_english_is_flagged_not_marked_wrong(lms: TestClient) -> None:
         "aclarar sus posiciones sin la presión del público y evitar una guerra nuclear."
     )
     body = submit(lms, spanish)
-    assert codes(body) == ["not_english"]
+    assert codes(body) == ["other_language"]
     assert body["needs_review"] is True
-    assert "not" in body["result"]["advisories"][0]["message"]
+    message = body["result"]["advisories"][0]["message"]
+    assert "not been marked as wrong" in message
+    assert "language of the question" in message
+    assert "English" not in message
+    # Not capped to zero as off-topic or gibberish would be: the advisory has no cap, and
+    # the names and cognates it shares with the reference keep what they earned.
+    assert body["result"]["score"] > 0.0
 
 
 def test_honest_answers_get_no_advisories(lms: TestClient) -> None:

@@ -20,8 +20,8 @@ from service.scoring.advisories import (
     ECHOES_FEEDBACK,
     GIBBERISH,
     KEYWORD_STUFFING,
-    NOT_ENGLISH,
     OFF_TOPIC,
+    OTHER_LANGUAGE,
     REPETITION,
     TOO_LONG,
     TOO_SHORT,
@@ -34,7 +34,7 @@ from service.scoring.errors import RubricError
 from tests.conftest import RUBRICS_DIR, SEED_QUESTION_IDS
 
 ALL_ADVISORIES = (
-    NOT_ENGLISH,
+    OTHER_LANGUAGE,
     ECHOES_FEEDBACK,
     GIBBERISH,
     REPETITION,
@@ -184,11 +184,6 @@ OFF_TOPIC_ESSAYS = {
         "for ten minutes. Leave it to rise for an hour, shape it, and bake it in a hot oven "
         "until the crust is golden brown."
     ),
-    "lorem-ipsum": (
-        "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor "
-        "incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud "
-        "exercitation ullamco laboris."
-    ),
 }
 # About 300 words on five unrelated subjects, none repeated.
 LONG_ESSAY = (
@@ -265,6 +260,13 @@ NON_ENGLISH = {
         "ядерной войны."
     ),
     "chinese": "秘密渠道让肯尼迪和赫鲁晓夫能够私下交换信息\uff0c从而避免了核战争。",
+    # Placeholder Latin is not the question's language either: it goes to a teacher
+    # (needs_review) instead of being capped as off-topic; the teacher sees filler.
+    "lorem-ipsum": (
+        "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor "
+        "incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud "
+        "exercitation ullamco laboris."
+    ),
 }
 QUESTION_PARAPHRASES = {
     "backchannel-q1": (
@@ -289,7 +291,7 @@ SIGNALS = {
     "repetition": (0.6, 0.7),
     "too_short": (0.4, 0.1),
     "too_long": (1.0, 1.0),
-    "not_english": (0.5, 0.45),
+    "other_language": (0.5, 0.45),
 }
 
 
@@ -335,7 +337,7 @@ def gaming_cases(question_id: str) -> list[tuple[str, str, str]]:
     ]
     cases += [("off_topic", name, text) for name, text in OFF_TOPIC_ESSAYS.items()]
     cases += [("gibberish", name, text) for name, text in GIBBERISH_ANSWERS.items()]
-    cases += [("not_english", name, text) for name, text in NON_ENGLISH.items()]
+    cases += [("other_language", name, text) for name, text in NON_ENGLISH.items()]
     return cases
 
 
@@ -368,9 +370,9 @@ def test_non_english_goes_to_review_uncapped(language: str) -> None:
     advisories = assess(
         NON_ENGLISH[language], CONTEXTS["backchannel-q1"], similarity=0.0, coverage=0.0
     )
-    assert advisories == (NOT_ENGLISH,)
-    assert NOT_ENGLISH.cap is None
-    assert NOT_ENGLISH.needs_review
+    assert advisories == (OTHER_LANGUAGE,)
+    assert OTHER_LANGUAGE.cap is None
+    assert OTHER_LANGUAGE.needs_review
 
 
 @pytest.mark.parametrize("question_id", SEED_QUESTION_IDS)
@@ -435,7 +437,7 @@ def test_off_topic_left_out_when_a_more_specific_advisory_explains_the_answer() 
         (0.9, (KEYWORD_STUFFING, OFF_TOPIC), 0.1),
         (0.9, (TOO_LONG, COPIES_QUESTION), 0.2),
         (1.0, (TOO_LONG,), 0.85),
-        (0.7, (NOT_ENGLISH, REPETITION), 0.7),
+        (0.7, (OTHER_LANGUAGE, REPETITION), 0.7),
         (0.0, (TOO_SHORT,), 0.0),
     ],
 )
@@ -483,3 +485,159 @@ def test_assess_rejects_signals_outside_zero_to_one(similarity: float, coverage:
 def test_build_requires_a_reference_answer() -> None:
     with pytest.raises(RubricError, match="reference"):
         AnswerContext.build(prompt="Why?", reference_answers=["  "], phrasings=["because"])
+
+
+# --- other_language: the question's language, whichever it is ---------------------------
+
+STACK_PROMPT = "What is a stack and how do its push and pop operations work?"
+STACK_REFERENCE = (
+    "A stack is a last in, first out list: push puts an item on the top and pop removes the "
+    "item on the top."
+)
+FRENCH_PROMPT = "Qu'est-ce qu'une pile et comment fonctionnent les opérations empiler et dépiler ?"
+FRENCH_REFERENCE = (
+    "Une pile est une liste où le dernier élément ajouté est le premier retiré : empiler met "
+    "un élément au sommet et dépiler enlève l'élément du sommet."
+)
+
+
+def stack_context(*, french: bool = False, language: str | None = None) -> AnswerContext:
+    prompt, reference = (
+        (FRENCH_PROMPT, FRENCH_REFERENCE) if french else (STACK_PROMPT, STACK_REFERENCE)
+    )
+    return AnswerContext.build(
+        prompt=prompt, reference_answers=[reference], phrasings=[], language=language
+    )
+
+
+def language_codes(answer: str, context: AnswerContext) -> list[str]:
+    return [a.code for a in assess(answer, context, similarity=0.0, coverage=0.0)]
+
+
+OTHER_LANGUAGE_ANSWERS = {
+    "spanish": "Una pila guarda los elementos de modo que el último en entrar es el primero en "
+    "salir, y push lo pone arriba.",
+    "french": "Une pile garde les éléments de sorte que le dernier arrivé soit le premier à "
+    "sortir de la pile.",
+    "german": "Ein Stapel speichert die Elemente so, dass das zuletzt hinzugefügte Element als "
+    "erstes wieder entfernt wird.",
+    "portuguese": "Uma pilha guarda os elementos de modo que o último que entra é o primeiro "
+    "que sai da pilha.",
+    "italian": "Una pila conserva gli elementi in modo che l'ultimo inserito sia il primo a "
+    "essere tolto dalla pila.",
+    "dutch": "Een stapel bewaart de elementen zo dat het laatste element dat erbij komt er als "
+    "eerste weer af gaat.",
+    "swedish": "En stack sparar elementen så att det sista som läggs till är det första som "
+    "tas bort igen.",
+    # Close relatives share the identifier's posterior (Indonesian and Malay): still flagged.
+    "indonesian": "Tumpukan menyimpan elemen sehingga elemen yang terakhir masuk adalah yang "
+    "pertama keluar dari tumpukan.",
+    "russian": "Стек хранит элементы так, что последний добавленный элемент удаляется первым.",
+    "greek": "Η στοίβα αποθηκεύει τα στοιχεία έτσι ώστε το τελευταίο να βγαίνει πρώτο.",  # noqa: RUF001
+    "japanese": "スタックは最後に入れた要素が最初に取り出される構造です。",
+}
+
+# English that an identifier or a function-word count could take for something else.
+ENGLISH_LOOKALIKES = {
+    "short": "LIFO",
+    "short-spanish-looking": "la pila",
+    "name": "de Gaulle",
+    "de-gaulle-sentence": "De Gaulle wanted détente with Moscow, not a war over Cuba.",
+    "detente": "The hotline and the test ban treaty led to détente between the superpowers.",
+    "loan-words": "Push adds an item on top, a kind of déjà vu of the last in, first out rule "
+    "à la carte.",
+    "code": "void push(int x) { a[++top] = x; } int pop() { return a[top--]; }",
+    "code-python": "stack.append(x); x = stack.pop(); len(stack) == 0",
+    "formula": "T(n) = T(n-1) + O(1), log(log n), 2^(log n), n^2, n^3, n!",
+    "greek-letters": "ΔH = ΔU + PΔV and α + β + γ = 180°",  # noqa: RUF001
+    "pi": "πr²",
+    "numbers": "1, 2, 3, 5, 8, 13, 21, 34, 55",
+    "acronyms": "LIFO FIFO ADT API RAM CPU OS",
+    "terse": "push top pop top LIFO list insert remove",
+    "names": "Kennedy Khrushchev Castro Dobrynin Bobby Kennedy Jupiter missiles Turkey",
+}
+
+
+@pytest.mark.parametrize("language", OTHER_LANGUAGE_ANSWERS)
+def test_answer_in_another_language_is_flagged(language: str) -> None:
+    assert language_codes(OTHER_LANGUAGE_ANSWERS[language], stack_context()) == ["other_language"]
+
+
+@pytest.mark.parametrize("name", ENGLISH_LOOKALIKES)
+def test_short_code_names_and_loan_words_are_not_flagged(name: str) -> None:
+    assert "other_language" not in language_codes(ENGLISH_LOOKALIKES[name], stack_context())
+
+
+def test_english_question_language_is_inferred() -> None:
+    assert stack_context().language.code == "en"
+    for context in CONTEXTS.values():
+        assert context.language.code == "en"
+
+
+def test_french_question_with_french_answers_is_not_flagged() -> None:
+    context = stack_context(french=True)
+    assert context.language.code == "fr"
+    assert language_codes(OTHER_LANGUAGE_ANSWERS["french"], context) == []
+    assert language_codes(FRENCH_REFERENCE, context) == []
+
+
+def test_english_answer_to_a_french_question_is_flagged() -> None:
+    context = stack_context(french=True)
+    english = (
+        "A stack keeps its items so that the last one that was added is the first one removed."
+    )
+    assert language_codes(english, context) == ["other_language"]
+    # ... and short or code-like text still is not.
+    assert language_codes("LIFO", context) != ["other_language"]
+    assert "other_language" not in language_codes(ENGLISH_LOOKALIKES["code"], context)
+
+
+def test_rubric_language_overrides_inference() -> None:
+    # A terse question cannot show its language: English is assumed unless declared.
+    terse = {"prompt": "Pile ?", "reference_answers": ["LIFO."], "phrasings": []}
+    assert AnswerContext.build(**terse).language.code == "en"  # type: ignore[arg-type]
+    context = AnswerContext.build(**terse, language="FR ")  # type: ignore[arg-type]
+    assert context.language.code == "fr"
+    english = (
+        "A stack keeps its items so that the last one that was added is the first one removed."
+    )
+    assert language_codes(english, context) == ["other_language"]
+    assert language_codes(OTHER_LANGUAGE_ANSWERS["french"], context) == []
+
+
+@pytest.mark.parametrize("language", ["english", "e1", "zxx", ""])
+def test_a_rubric_language_that_is_no_language_is_a_rubric_error(language: str) -> None:
+    with pytest.raises(RubricError, match="language"):
+        stack_context(language=language)
+
+
+def test_a_language_the_identifier_does_not_know_is_not_judged() -> None:
+    # Hawaiian ("haw") is outside the identifier's set: no answer is taken for another
+    # language on its word, whatever it says; another script still shows.
+    context = stack_context(language="haw")
+    assert context.language.code == "haw"
+    assert not context.language.identifiable
+    assert language_codes(OTHER_LANGUAGE_ANSWERS["spanish"], context) == []
+    assert language_codes(OTHER_LANGUAGE_ANSWERS["russian"], context) == ["other_language"]
+
+
+def test_rubric_document_language_reaches_the_check() -> None:
+    from service.domain.rubrics.service import to_spec
+    from service.scoring.engine import Grader
+
+    # A terse question: only the declared tag says it is French.
+    terse = DOCUMENTS["backchannel-q1"].model_copy(
+        update={"prompt": "Pile ?", "reference_answers": ["LIFO."], "criteria": []}
+    )
+    english = "A stack keeps its items so that the last one that was added is the first one out."
+    french = Grader(to_spec(terse.model_copy(update={"language": "fr-CA"})))
+    assert [a.code for a in french.grade(english).advisories] == ["other_language"]
+    assert "other_language" not in [
+        a.code for a in Grader(to_spec(terse)).grade(english).advisories
+    ]
+
+
+def test_other_language_answer_is_not_capped_by_other_advisories() -> None:
+    # A Spanish answer repeated: other detectors read English, so only other_language.
+    answer = " ".join([OTHER_LANGUAGE_ANSWERS["spanish"]] * 4)
+    assert language_codes(answer, stack_context()) == ["other_language"]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, delete, update
+from sqlalchemy import Engine, delete, select, update
 
 from service.db.models import GradingResult, Question, Submission
 from service.main import create_app
@@ -210,3 +210,44 @@ def test_expired_link_page(settings: Any) -> None:
         assert page.status_code == 410
         assert "This link has expired" in page.text
         assert "ask your instructor" in page.text
+
+
+SPANISH = (
+    "Kennedy y Jruschov negociaron en secreto por canales no oficiales, lo que les permitió "
+    "aclarar sus posiciones sin la presión del público y evitar una guerra nuclear."
+)
+OTHER_LANGUAGE_TEXT = "The answer seems to be in another language than the question."
+
+
+def test_page_explains_an_answer_in_another_language(lms: TestClient, anon: TestClient) -> None:
+    body = submit(lms, SPANISH)
+    assert [a["code"] for a in body["result"]["advisories"]] == ["other_language"]
+    page = text_of(anon.get(path_of(body["feedback_url"]), headers=HTML).text)
+    assert OTHER_LANGUAGE_TEXT in page
+
+
+def test_page_explains_the_legacy_not_english_code(
+    lms: TestClient, anon: TestClient, engine: Engine
+) -> None:
+    """A result stored before ``other_language`` carries ``not_english`` and its old English
+    message: the page shows the catalogue's text for it, not a bare code or that message."""
+    body = submit(lms, SPANISH)
+    old_message = (
+        "Your answer does not seem to be written in English, so it could not be marked "
+        "automatically. A teacher will read it instead; it has not been marked as wrong."
+    )
+    with engine.begin() as connection:
+        for row_id, details in connection.execute(select(GradingResult.id, GradingResult.details)):
+            legacy = {
+                **details,
+                "advisories": [{"code": "not_english", "message": old_message, "cap": None}],
+            }
+            connection.execute(
+                update(GradingResult)
+                .where(GradingResult.id == row_id)
+                .values(advisories=["not_english"], details=legacy)
+            )
+    page = text_of(anon.get(path_of(body["feedback_url"]), headers=HTML).text)
+    assert OTHER_LANGUAGE_TEXT in page
+    assert "not_english" not in page
+    assert "written in English" not in page

@@ -147,7 +147,9 @@ class RubricDocument(_Strict):
             pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$",
             max_length=35,
             description="The language of the question and its answers (BCP 47, e.g. `en`, "
-            "`fr-CA`); pages are marked with it. Unset means English.",
+            "`fr-CA`); pages are marked with it, and answers in another language are sent to "
+            "a teacher (advisory `other_language`). Unset: pages say English, and the "
+            "answers' expected language is read from the prompt and reference answers.",
         ),
     ] = None
     score_step: Annotated[float, Field(gt=0)] = 0.5

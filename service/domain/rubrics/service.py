@@ -62,6 +62,8 @@ def to_spec(document: RubricDocument) -> RubricSpec:
         similarity_weight=document.weights.similarity,
         # One document per line: IDF needs several documents to tell rare terms from common.
         background=tuple(line.strip() for line in document.background.splitlines() if line.strip()),
+        # Unset: the language check reads it from the prompt and references.
+        language=document.language,
     )
 
 

@@ -121,7 +121,8 @@ class Weights(BaseModel):
 class AdvisoryRead(BaseModel):
     code: str = Field(
         description="keyword_stuffing, copies_question, off_topic, gibberish, repetition, "
-        "too_short, too_long or not_english"
+        "too_short, too_long, echoes_feedback or other_language (results stored before "
+        "other_language may carry its former code, not_english)"
     )
     message: str = Field(description="What it means, in plain words for the student.")
     cap: float | None = Field(description="The highest score (0..1) the answer could keep.")

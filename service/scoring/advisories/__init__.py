@@ -9,13 +9,13 @@ Contract:
   ``ADVISORY_CODES``), each code at most once. An empty tuple means nothing unusual.
 - ``apply_caps(score, advisories)`` lowers a normalised score (0..1) to the smallest cap.
   An advisory with ``needs_review`` asks for a teacher; the caller decides how to hold the
-  score until then. ``not_english`` has no cap on purpose: such an answer is not wrong, it
+  score until then. ``other_language`` has no cap on purpose: such an answer is not wrong, it
   is unreadable to this grader, so it goes to a teacher instead of being marked down.
 
 Every threshold is a named constant, justified by how English text behaves rather than
 fitted to particular answers, and kept in the module of the detector that reads it
 (``length``, ``copying``, ``stuffing``, ``off_topic``, ``gibberish``, ``repetition``,
-``not_english``, ``echo``). The detectors prefer missing a gaming attempt to flagging an
+``other_language``, ``echo``). The detectors prefer missing a gaming attempt to flagging an
 honest student: a false flag takes marks from someone who did the work.
 """
 
@@ -30,8 +30,8 @@ from service.scoring.advisories.copying import COPIES_QUESTION
 from service.scoring.advisories.echo import ECHOES_FEEDBACK, NO_ECHO, Echo, FeedbackEcho
 from service.scoring.advisories.gibberish import GIBBERISH
 from service.scoring.advisories.length import TOO_LONG, TOO_SHORT
-from service.scoring.advisories.not_english import NOT_ENGLISH
 from service.scoring.advisories.off_topic import OFF_TOPIC
+from service.scoring.advisories.other_language import OTHER_LANGUAGE
 from service.scoring.advisories.repetition import REPETITION
 from service.scoring.advisories.stuffing import KEYWORD_STUFFING
 
@@ -42,9 +42,9 @@ __all__ = [
     "ECHOES_FEEDBACK",
     "GIBBERISH",
     "KEYWORD_STUFFING",
-    "NOT_ENGLISH",
     "NO_ECHO",
     "OFF_TOPIC",
+    "OTHER_LANGUAGE",
     "REPETITION",
     "TOO_LONG",
     "TOO_SHORT",

@@ -9,8 +9,8 @@ from service.scoring.advisories.copying import COPIES_QUESTION, copies_question
 from service.scoring.advisories.echo import ECHOES_FEEDBACK, NO_ECHO, Echo
 from service.scoring.advisories.gibberish import GIBBERISH, is_gibberish
 from service.scoring.advisories.length import TOO_LONG, TOO_SHORT, is_too_long, is_too_short
-from service.scoring.advisories.not_english import NOT_ENGLISH, is_not_english
 from service.scoring.advisories.off_topic import OFF_TOPIC, is_off_topic
+from service.scoring.advisories.other_language import OTHER_LANGUAGE, is_other_language
 from service.scoring.advisories.repetition import REPETITION, is_repetitive
 from service.scoring.advisories.stuffing import KEYWORD_STUFFING, is_keyword_list
 from service.scoring.text import Token
@@ -18,7 +18,7 @@ from service.scoring.text import Token
 ADVISORY_CODES: tuple[str, ...] = tuple(
     advisory.code
     for advisory in (
-        NOT_ENGLISH,
+        OTHER_LANGUAGE,
         ECHOES_FEEDBACK,
         GIBBERISH,
         REPETITION,
@@ -32,7 +32,7 @@ ADVISORY_CODES: tuple[str, ...] = tuple(
 
 # Every message an advisory can show a student (feedback text a student could copy back).
 ADVISORY_MESSAGES: tuple[str, ...] = (
-    NOT_ENGLISH.message,
+    OTHER_LANGUAGE.message,
     ECHOES_FEEDBACK.message,
     GIBBERISH.message,
     REPETITION.message,
@@ -58,7 +58,8 @@ def assess(
     ``similarity`` is the engine's 0..1 TF-IDF similarity of the answer to the nearest
     reference (raw cosine or the engine's square-root scale: only its low end is used) and
     ``coverage`` the 0..1 weighted share of rubric criteria met. An answer that is not in
-    English gets ``not_english`` alone, since every other detector assumes English.
+    the question's language gets ``other_language`` alone, since every other detector
+    compares the answer's words with the question's.
     ``off_topic`` is left out when a more specific advisory already explains the answer.
     ``tokens``: ``tokenize(answer)``, when the caller has it already (saves tokenising twice).
     ``echo``: what ``FeedbackEcho.find`` found in the answer as submitted; ``answer`` itself
@@ -68,8 +69,8 @@ def assess(
         raise ValueError(f"similarity and coverage must be in 0..1, got {similarity}, {coverage}")
     parsed = Answer.of(answer, tokens)
     echoed = (ECHOES_FEEDBACK,) if echo.flagged else ()
-    if is_not_english(parsed):
-        return (NOT_ENGLISH, *echoed)
+    if is_other_language(parsed, context.language):
+        return (OTHER_LANGUAGE, *echoed)
     found: list[Advisory] = [*echoed]
     if is_gibberish(parsed):
         found.append(GIBBERISH)

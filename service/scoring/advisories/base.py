@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from service.scoring.errors import RubricError
+from service.scoring.language import ENGLISH, QuestionLanguage
 from service.scoring.text import Token, content_stems, tokenize
 
 
@@ -33,7 +34,8 @@ class AnswerContext:
     ``prompt_stems``: content stems of the question. ``vocabulary``: content stems of all
     of the question's material (prompt, references, phrasings, background). ``phrasings``:
     the distinct stem sequences of rubric phrasings. ``longest_reference_words`` and
-    ``shortest_reference_content_words`` set the length limits.
+    ``shortest_reference_content_words`` set the length limits. ``language``: the language
+    answers are expected in (given by the rubric, or read from the prompt and references).
     """
 
     prompt_stems: frozenset[str]
@@ -45,6 +47,7 @@ class AnswerContext:
     shortest_reference_own_words: int = 0
     # Every content stem the reference answers add to the question.
     reference_own_stems: frozenset[str] = frozenset()
+    language: QuestionLanguage = ENGLISH
 
     @classmethod
     def build(
@@ -54,8 +57,13 @@ class AnswerContext:
         reference_answers: Sequence[str],
         phrasings: Sequence[str],
         background: Sequence[str] = (),
+        language: str | None = None,
     ) -> AnswerContext:
-        """Stem the question's material; ``RubricError`` if there is no reference answer."""
+        """Stem the question's material; ``RubricError`` if there is no reference answer.
+
+        ``language``: the question's language (ISO 639-1), or None to infer it from the
+        prompt and references (English unless the identifier is sure; background text is
+        left out: it may be a source in another language than the question)."""
         references = [reference for reference in reference_answers if reference.strip()]
         if not references:
             raise RubricError(
@@ -79,7 +87,15 @@ class AnswerContext:
                 stem for reference in references for stem in content_stems(reference)
             )
             - frozenset(content_stems(prompt)),
+            language=_question_language([prompt, *references], language),
         )
+
+
+def _question_language(texts: Sequence[str], language: str | None) -> QuestionLanguage:
+    try:
+        return QuestionLanguage.of(texts, language)
+    except ValueError as exc:
+        raise RubricError("language", str(exc)) from exc
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,8 @@ def _advisory_texts() -> dict[str, str]:
         "repetition": _("The answer repeats itself; each sentence should add something new."),
         "too_short": _("The answer is very short; explain your ideas in full sentences."),
         "too_long": _("The answer is very long; only the part that could be read was scored."),
+        "other_language": _("The answer seems to be in another language than the question."),
+        # Results stored before other_language existed carry its former code.
         "not_english": _("The answer seems to be in another language than the question."),
         "echoes_feedback": _(
             "The answer repeats the teacher's feedback text; explain the ideas in your own words."
