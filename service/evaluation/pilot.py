@@ -189,6 +189,7 @@ def run(
         row.max_score == 1 for row in everything
     )
     per_seed: dict[str, list[dict[str, float]]] = {s: [] for s in STRATEGIES}
+    skipped: list[str] = []
     established = right = judged = right_uncalibrated = judged_uncalibrated = 0
     decisions = 0
     questions = 0
@@ -197,7 +198,15 @@ def run(
         gold: list[float] = []
         points: dict[str, list[float]] = {s: [] for s in STRATEGIES}
         split = _split(rows, test_rows, test_share, seed)
+        # A question without reference answers has no machine score before any grade (the
+        # service requires references), so there is nothing for a pilot to start from.
+        skipped = sorted(q for q, (pool, _) in split.items() if not pool[0].references)
+        split = {q: answers for q, answers in split.items() if q not in skipped}
         questions = len(split)
+        if not split:
+            raise ValueError(
+                "no question has reference answers: the pilot has nothing to start from"
+            )
         for question_id, (pool, test) in sorted(split.items()):
             if test_rows is not None and question_id in prepared_once:
                 question = prepared_once[question_id]  # same pool and test every seed
@@ -230,6 +239,7 @@ def run(
             per_seed[strategy].append(_figures(gold, points[strategy], labels))
     summary: dict[str, Any] = {
         "questions": questions,
+        "questions_without_references": len(skipped),
         "budget": budget,
         "seeds": seeds,
         "test_answers_per_seed": len(gold),
@@ -279,13 +289,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         ]
     if not rows or test_rows == []:
         parser.error("no answers match the splits")
-    result = run(
-        rows,
-        test_rows=test_rows,
-        budget=args.budget,
-        seeds=args.seeds,
-        test_share=args.test_share,
-    )
+    try:
+        result = run(
+            rows,
+            test_rows=test_rows,
+            budget=args.budget,
+            seeds=args.seeds,
+            test_share=args.test_share,
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
     if args.json:
         sys.stdout.write(json.dumps(result, indent=2, sort_keys=True) + "\n")
     else:
