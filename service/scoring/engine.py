@@ -22,6 +22,11 @@ from service.scoring.advisories import (
     assess,
 )
 from service.scoring.calibration import MIN_EXAMPLES, Calibration
+from service.scoring.confidence import (
+    REVIEW_THRESHOLD,
+    fewshot_confidence,
+    rule_confidence,
+)
 from service.scoring.errors import RubricError, ScoringError
 from service.scoring.features import (
     BASE_FEATURES,
@@ -64,9 +69,6 @@ from service.scoring.validation import check_reference_covers_criteria, validate
 # Bump whenever any output of ``Grader.grade`` can change for the same rubric and answer:
 # stored results carry it, so old and new scores can always be told apart.
 ENGINE_VERSION = "2.3.0"
-
-# Below this confidence a score is flagged for an instructor to review.
-REVIEW_THRESHOLD = 0.4
 
 
 def round_to_step(value: float, step: float) -> float:
@@ -235,6 +237,7 @@ class Grader:
         # (characters forgive compounds, partial words and misspellings that stems miss).
         similarity = (features["similarity"] + features["char_similarity"]) / 2
         model, raw = self._model_score(measured, similarity)
+        predicted = raw  # before any cap: what the error profile was fitted on
         advisories: tuple[Advisory, ...] = ()
         if self._advisory_context is not None:
             advisories = assess(
@@ -253,9 +256,7 @@ class Grader:
         )
         if not 0 <= points <= rubric.max_points:  # also false for NaN
             raise ScoringError(f"points {points!r} outside 0..{rubric.max_points:g}")
-        confidence = _confidence(
-            raw, (features["keyword_coverage"], similarity), measured.neighbours, rubric
-        )
+        confidence, unsure = self._confidence(measured, similarity, predicted, raw)
         results, counts = self._criterion_results(measured.matches)
         return ScoreBreakdown(
             points=points,
@@ -268,8 +269,7 @@ class Grader:
             summary=summary(counts, points, rubric.max_points),
             model=model,
             confidence=confidence,
-            needs_review=confidence < REVIEW_THRESHOLD
-            or any(advisory.needs_review for advisory in advisories),
+            needs_review=unsure or any(advisory.needs_review for advisory in advisories),
             neighbour_score=(
                 round(measured.neighbours.mean, 4) if measured.neighbours is not None else None
             ),
@@ -297,6 +297,31 @@ class Grader:
             raw = float(calibration.base.predict(feature_rows([features], BASE_FEATURES))[0])
         # A validated calibration predicts within 0..1; this holds whatever it says.
         return "calibrated", _unit(raw, "calibrated score")
+
+    def _confidence(
+        self, measured: _Measured, similarity: float, predicted: float, raw: float
+    ) -> tuple[float, bool]:
+        """Confidence (0..1) and whether it is low enough for a teacher to review: from the
+        calibration's error profile where it has one, else by rule (see ``confidence``).
+        ``predicted``: the model's score, ``raw``: after any advisory cap."""
+        calibration = self.calibration
+        if isinstance(calibration, Calibration) and calibration.error is not None:
+            neighbours = calibration.neighbour is not None and measured.neighbours is not None
+            expected = calibration.error.expected_error(
+                predicted, feature_rows([measured.features])[0], neighbours=neighbours
+            )
+            return round(1.0 - expected, 4), calibration.error.needs_review(
+                expected, neighbours=neighbours
+            )
+        rule = rule_confidence(
+            raw,
+            (measured.features["keyword_coverage"], similarity),
+            measured.neighbours,
+            self.rubric,
+        )
+        if isinstance(calibration, FewShotCalibration):
+            rule = fewshot_confidence(rule, calibration.error)
+        return rule, rule < REVIEW_THRESHOLD
 
     def _criterion_results(
         self, matches: tuple[CriterionMatch, ...]
@@ -444,23 +469,6 @@ def _unit(value: float, what: str) -> float:
 
 def _fraction(points: float, max_points: float) -> float:
     return min(1.0, max(0.0, points / max_points))
-
-
-def _confidence(
-    raw: float, components: tuple[float, ...], neighbours: Neighbours | None, rubric: RubricSpec
-) -> float:
-    """How sure the score is, in 0..1: half from the agreement of independent estimates
-    (the score, keyword coverage, similarity and, where there are any, the graded
-    neighbours), half from the distance to the nearest rounding boundary (a score just
-    beside one could easily have gone either way).
-    """
-    estimates = [raw, *components]
-    if neighbours is not None:
-        estimates.append(neighbours.mean)
-    agreement = 1.0 - (max(estimates) - min(estimates))
-    position = raw * rubric.max_points / rubric.score_step
-    margin = 2 * abs(position - math.floor(position) - 0.5)
-    return round(max(0.0, min(1.0, 0.5 * agreement + 0.5 * margin)), 4)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
