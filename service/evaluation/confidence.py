@@ -8,8 +8,12 @@ by the same grader: with its calibration's error profile (the service's confiden
 with the profile removed, which is the rule the service used before (and still uses for
 zero-shot questions and calibrations stored without a profile). For each:
 
-* ``error_low`` / ``error_rest`` / ``ratio``: mean absolute error in points (for 0/1 scores,
-  the error rate) of the ``LOW_SHARE`` least confident answers, of the rest, and their ratio;
+* ``error_low`` / ``error_rest`` / ``ratio``: mean absolute error as a share of the maximum
+  points (for 0/1 scores, the error rate) of the ``LOW_SHARE`` least confident answers, of the
+  rest, and their ratio. A share of the maximum, because that is what confidence speaks of
+  (``1 - expected error / max_points``) and what stays comparable across questions of
+  different scales (ASAP mixes 0-2 and 0-3 prompts); ``ratio_points`` is the same ratio of
+  errors in points;
 * ``flagged_share`` / ``error_flagged`` / ``error_unflagged``: the same split by
   ``needs_review`` (which also counts the advisories' flags);
 * ``risk``: error of the answers kept when the least confident 0, 10, ..., 50 % go to a
@@ -69,8 +73,14 @@ def kept_error(confidence: np.ndarray, error: np.ndarray, share: float) -> float
     return (float(error.sum()) - removed_error_sum(confidence, error, removed)) / (n - removed)
 
 
-def ranking(confidence: np.ndarray, error: np.ndarray, flagged: np.ndarray) -> dict[str, Any]:
-    """The figures of one confidence (see the module docstring)."""
+def ranking(
+    confidence: np.ndarray,
+    error: np.ndarray,
+    flagged: np.ndarray,
+    points: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """The figures of one confidence (see the module docstring); ``error``: per answer, as a
+    share of the maximum points; ``points``: the same errors in points, if they differ."""
     n = len(error)
     low = LOW_SHARE * n
     error_low = removed_error_sum(confidence, error, low) / low if low else float("nan")
@@ -87,7 +97,14 @@ def ranking(confidence: np.ndarray, error: np.ndarray, flagged: np.ndarray) -> d
         "risk": {f"{share:.1f}": kept_error(confidence, error, share) for share in REVIEW_SHARES},
         "aurc": aurc,
         "mean_confidence": float(confidence.mean()) if n else float("nan"),
+        **({"ratio_points": _ratio(confidence, points)} if points is not None else {}),
     }
+
+
+def _ratio(confidence: np.ndarray, error: np.ndarray) -> float:
+    low = LOW_SHARE * len(error)
+    rest = kept_error(confidence, error, LOW_SHARE)
+    return removed_error_sum(confidence, error, low) / low / rest if low and rest else float("nan")
 
 
 def score_both(
@@ -127,25 +144,28 @@ def evaluate(
             profiled += len(scored)
         results |= scored
     rows = [row for row in test if row.index in results]
-    error = np.asarray([abs(results[r.index][0].points - r.score) for r in rows])
+    points = np.asarray([abs(results[r.index][0].points - r.score) for r in rows])
+    error = points / np.asarray([r.max_score for r in rows])
     out: dict[str, Any] = {
         "mode": mode,
         "n": len(rows),
         "error": float(error.mean()) if rows else float("nan"),
+        "error_points": float(points.mean()) if rows else float("nan"),
         "profiled_share": profiled / len(rows) if rows else 0.0,
     }
     for name, which in (("model", 0), ("rule", 1)):
         confidence = np.asarray([results[r.index][which].confidence for r in rows])
         flagged = np.asarray([results[r.index][which].needs_review for r in rows], dtype=bool)
-        out[name] = ranking(confidence, error, flagged)
+        out[name] = ranking(confidence, error, flagged, points)
     return out
 
 
 def _text(result: dict[str, Any]) -> str:
     lines = [
-        f"mode: {result['mode']}, n = {result['n']}, error (MAE / error rate) "
-        f"{result['error']:.4f}, answers with an error profile: {result['profiled_share']:.0%}",
-        f"{'':6} {'low20%':>7} {'rest':>7} {'ratio':>6} {'flag%':>6} {'e_flag':>7} "
+        f"mode: {result['mode']}, n = {result['n']}, MAE {result['error_points']:.4f} points "
+        f"= {result['error']:.4f} of the maximum, with an error profile: "
+        f"{result['profiled_share']:.0%}; errors below: share of the maximum points",
+        f"{'':6} {'low20%':>7} {'rest':>7} {'ratio':>6} {'r_pts':>6} {'flag%':>6} {'e_flag':>7} "
         f"{'e_unfl':>7} {'aurc':>7}  risk at review share "
         + " ".join(f"{s:.0%}" for s in REVIEW_SHARES),
     ]
@@ -153,6 +173,7 @@ def _text(result: dict[str, Any]) -> str:
         r = result[name]
         lines.append(
             f"{name:6} {r['error_low']:7.4f} {r['error_rest']:7.4f} {r['ratio']:6.2f} "
+            f"{r['ratio_points']:6.2f} "
             f"{r['flagged_share']:6.1%} {r['error_flagged']:7.4f} {r['error_unflagged']:7.4f} "
             f"{r['aurc']:7.4f}  " + " ".join(f"{v:.4f}" for v in r["risk"].values())
         )

@@ -61,11 +61,15 @@ class Calibration:
         *,
         x_neighbour: np.ndarray | None = None,
         y_neighbour: np.ndarray | None = None,
+        steps: np.ndarray | None = None,
+        steps_neighbour: np.ndarray | None = None,
     ) -> Calibration:
         """Fit the base model on ``x`` (one row per graded answer, ``BASE_FEATURES``
         columns) and ``y`` (its score, 0..1), and the neighbour model on ``x_neighbour``
         (``NEIGHBOUR_FEATURES`` columns) and ``y_neighbour`` when there are at least
-        ``MIN_EXAMPLES`` of them. Raises ``CalibrationError`` with fewer than
+        ``MIN_EXAMPLES`` of them; and the error profile of both (``steps``, ``steps_neighbour``:
+        each row's ``max_points / score_step``, so that it learns the error of rounded
+        scores; optional). Raises ``CalibrationError`` with fewer than
         ``MIN_EXAMPLES`` rows in ``y``, or for arrays of the wrong shape.
         """
         x, y = _rows(x, y, BASE_FEATURES)
@@ -88,6 +92,8 @@ class Calibration:
             y,
             x_neighbour=x_neighbour if neighbour_model is not None else None,
             y_neighbour=y_neighbour if neighbour_model is not None else None,
+            steps=steps,
+            steps_neighbour=steps_neighbour,
         )
         return cls(base_model, neighbour_model, len(y), error)
 

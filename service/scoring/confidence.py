@@ -55,6 +55,7 @@ _MIN_ROWS = 2 * FOLDS
 # What the error model reads; every signal is 0..1, larger meaning "could well be off".
 BASE_SIGNALS: tuple[str, ...] = (
     "position",  # 4p(1-p) of the predicted score p: 1 at mid-scale, 0 at either end
+    "boundary",  # closeness of p to a rounding boundary of the score step: 1 on one
     "disagreement",  # range of prediction, keyword coverage and similarity (and neighbours)
 )
 NEIGHBOUR_SIGNALS: tuple[str, ...] = (
@@ -66,10 +67,13 @@ NEIGHBOUR_SIGNALS: tuple[str, ...] = (
 _KEYS = ("base", "neighbour", "base_error", "neighbour_error")
 
 
-def signal_rows(predicted: np.ndarray, x: np.ndarray, *, neighbours: bool) -> np.ndarray:
+def signal_rows(
+    predicted: np.ndarray, x: np.ndarray, *, neighbours: bool, steps: np.ndarray | None = None
+) -> np.ndarray:
     """Signals (``NEIGHBOUR_SIGNALS`` or ``BASE_SIGNALS`` columns) of predictions ``predicted``
     (0..1) for feature rows ``x`` (``NEIGHBOUR_FEATURES`` columns; ``BASE_FEATURES`` suffice
-    when ``neighbours`` is false)."""
+    when ``neighbours`` is false). ``steps``: score steps in each row's scale
+    (``max_points / score_step``); unknown (``None``), the boundary signal is 0."""
     names = NEIGHBOUR_FEATURES if neighbours else BASE_FEATURES
 
     def column(name: str) -> np.ndarray:
@@ -81,7 +85,11 @@ def signal_rows(predicted: np.ndarray, x: np.ndarray, *, neighbours: bool) -> np
     if neighbours:
         estimates.append(column("neighbour_mean"))
     stacked = np.clip(np.column_stack(estimates), 0.0, 1.0)
-    signals = [4 * p * (1 - p), np.ptp(stacked, axis=1)]
+    boundary = np.zeros_like(p)
+    if steps is not None:
+        position = p * np.asarray(steps, dtype=np.float64)
+        boundary = 1 - 2 * np.abs(position - np.floor(position) - 0.5)
+    signals = [4 * p * (1 - p), boundary, np.ptp(stacked, axis=1)]
     if neighbours:
         kinds = np.column_stack(
             [column("neighbour_mean"), column("neighbour_char_mean"), column("neighbour_top")]
@@ -135,15 +143,21 @@ class ErrorProfile:
         *,
         x_neighbour: np.ndarray | None = None,
         y_neighbour: np.ndarray | None = None,
+        steps: np.ndarray | None = None,
+        steps_neighbour: np.ndarray | None = None,
     ) -> ErrorProfile | None:
         """Fit on the rows a ``Calibration`` is fitted on (``x_neighbour``: only when it has a
-        neighbour model), or ``None`` when there are too few rows for out-of-fold residuals."""
-        base = _fit_errors(BASE_FEATURES, x, y, neighbours=False)
+        neighbour model), or ``None`` when there are too few rows for out-of-fold residuals.
+        ``steps``/``steps_neighbour``: each row's score steps (see ``signal_rows``); given,
+        the error learnt is that of the score rounded to its step, as the service reports it."""
+        base = _fit_errors(BASE_FEATURES, x, y, neighbours=False, steps=steps)
         if base is None:
             return None
         neighbour = None
         if x_neighbour is not None and y_neighbour is not None:
-            neighbour = _fit_errors(NEIGHBOUR_FEATURES, x_neighbour, y_neighbour, neighbours=True)
+            neighbour = _fit_errors(
+                NEIGHBOUR_FEATURES, x_neighbour, y_neighbour, neighbours=True, steps=steps_neighbour
+            )
         return cls(
             base=base[0],
             neighbour=neighbour[0] if neighbour else None,
@@ -151,13 +165,21 @@ class ErrorProfile:
             neighbour_error=neighbour[1] if neighbour else None,
         )
 
-    def expected_error(self, predicted: float, row: np.ndarray, *, neighbours: bool) -> float:
-        """Expected absolute error of the score ``predicted`` (0..1) for one feature row
-        (``NEIGHBOUR_FEATURES``), read by the neighbour error model when ``neighbours`` (the
-        neighbour score model made the prediction) and it exists."""
+    def expected_error(
+        self, predicted: float, row: np.ndarray, *, neighbours: bool, steps: float | None = None
+    ) -> float:
+        """Expected absolute error, 0..1 of the maximum points, of the score ``predicted``
+        (0..1) for one feature row (``NEIGHBOUR_FEATURES``) on a scale of ``steps`` score
+        steps, read by the neighbour error model when ``neighbours`` (the neighbour score
+        model made the prediction) and it exists."""
         use_neighbour = neighbours and self.neighbour is not None
         model = self.neighbour if use_neighbour and self.neighbour is not None else self.base
-        signals = signal_rows(np.asarray([predicted]), np.atleast_2d(row), neighbours=use_neighbour)
+        signals = signal_rows(
+            np.asarray([predicted]),
+            np.atleast_2d(row),
+            neighbours=use_neighbour,
+            steps=None if steps is None else np.asarray([steps]),
+        )
         value = float(model.predict(signals)[0])
         return min(1.0, max(0.0, value)) if math.isfinite(value) else 1.0
 
@@ -201,14 +223,24 @@ class ErrorProfile:
 
 
 def _fit_errors(
-    features: Sequence[str], x: np.ndarray, y: np.ndarray, *, neighbours: bool
+    features: Sequence[str],
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    neighbours: bool,
+    steps: np.ndarray | None,
 ) -> tuple[LinearIsotonicModel, float] | None:
     """An error model and the mean out-of-fold error of a score model on these rows."""
     predicted = out_of_fold(features, x, y)
     if predicted is None:
         return None
-    errors = np.abs(predicted - y)
-    signals = signal_rows(predicted, x, neighbours=neighbours)
+    reported = predicted
+    if steps is not None:
+        # Rounded half up to the step, as ``engine.round_to_step`` rounds points.
+        scale = np.asarray(steps, dtype=np.float64)
+        reported = np.floor(np.round(predicted * scale, 9) + 0.5) / scale
+    errors = np.abs(reported - y)
+    signals = signal_rows(predicted, x, neighbours=neighbours, steps=steps)
     model = LinearIsotonicModel.fit(
         NEIGHBOUR_SIGNALS if neighbours else BASE_SIGNALS, signals, errors
     )

@@ -308,7 +308,10 @@ class Grader:
         if isinstance(calibration, Calibration) and calibration.error is not None:
             neighbours = calibration.neighbour is not None and measured.neighbours is not None
             expected = calibration.error.expected_error(
-                predicted, feature_rows([measured.features])[0], neighbours=neighbours
+                predicted,
+                feature_rows([measured.features])[0],
+                neighbours=neighbours,
+                steps=self.rubric.max_points / self.rubric.score_step,
             )
             return round(1.0 - expected, 4), calibration.error.needs_review(
                 expected, neighbours=neighbours
@@ -478,12 +481,15 @@ class TrainingData:
     ``x``: one row per graded answer, ``BASE_FEATURES`` columns; ``y``: its score (0..1).
     ``x_neighbour``, ``y_neighbour``: the same for the answers whose question has enough
     other graded answers for real neighbour features, with ``NEIGHBOUR_FEATURES`` columns.
+    ``steps``, ``steps_neighbour``: each row's rubric's ``max_points / score_step``.
     """
 
     x: np.ndarray
     y: np.ndarray
     x_neighbour: np.ndarray
     y_neighbour: np.ndarray
+    steps: np.ndarray
+    steps_neighbour: np.ndarray
 
 
 def training_data(graders: Sequence[Grader]) -> TrainingData:
@@ -496,19 +502,26 @@ def training_data(graders: Sequence[Grader]) -> TrainingData:
     base_y: list[np.ndarray] = []
     full: list[np.ndarray] = []
     full_y: list[np.ndarray] = []
+    steps: list[np.ndarray] = []
+    full_steps: list[np.ndarray] = []
     for grader in graders:
         rows, y = grader.training_rows()
         base.append(rows[:, : len(BASE_FEATURES)])
         base_y.append(y)
+        rubric = grader.rubric
+        steps.append(np.full(len(y), rubric.max_points / rubric.score_step))
         # With the answer itself left out, the question must still have enough neighbours.
         if len(grader.graded) - 1 >= MIN_NEIGHBOURS:
             full.append(rows)
             full_y.append(y)
+            full_steps.append(steps[-1])
     return TrainingData(
         x=_stack(base, len(BASE_FEATURES)),
         y=np.concatenate(base_y) if base_y else np.zeros(0),
         x_neighbour=_stack(full, len(NEIGHBOUR_FEATURES)),
         y_neighbour=np.concatenate(full_y) if full_y else np.zeros(0),
+        steps=np.concatenate(steps) if steps else np.zeros(0),
+        steps_neighbour=np.concatenate(full_steps) if full_steps else np.zeros(0),
     )
 
 
@@ -520,7 +533,12 @@ def fit_calibration(graders: Sequence[Grader]) -> Calibration | None:
     if len(data.y) < MIN_EXAMPLES:
         return None
     return Calibration.fit(
-        data.x, data.y, x_neighbour=data.x_neighbour, y_neighbour=data.y_neighbour
+        data.x,
+        data.y,
+        x_neighbour=data.x_neighbour,
+        y_neighbour=data.y_neighbour,
+        steps=data.steps,
+        steps_neighbour=data.steps_neighbour,
     )
 
 

@@ -62,19 +62,23 @@ def test_expected_error_follows_the_error_on_held_out_rows() -> None:
     assert expected.mean() == pytest.approx(errors.mean(), rel=0.35)
 
 
-def test_signals_read_position_and_disagreement() -> None:
+def test_signals_read_position_boundary_and_disagreement() -> None:
     agree = np.full((1, len(BASE_FEATURES)), 0.5)
     disagree = agree.copy()
     disagree[0, BASE_FEATURES.index("keyword_coverage")] = 1.0
-    signals = signal_rows(
-        np.array([0.5, 0.5, 1.0]), np.vstack([agree, disagree, agree]), neighbours=False
-    )
+    rows = np.vstack([agree, disagree, agree])
+    signals = signal_rows(np.array([0.5, 0.5, 1.0]), rows, neighbours=False)
     assert signals.shape == (3, len(BASE_SIGNALS))
-    position, disagreement = signals.T
+    position, boundary, disagreement = signals.T
     assert position.tolist() == [1.0, 1.0, 0.0]
+    assert boundary.tolist() == [0.0, 0.0, 0.0]  # steps unknown
     assert disagreement.tolist() == [0.0, 0.5, 0.5]
-    rows = np.zeros((2, len(NEIGHBOUR_FEATURES)))
-    assert signal_rows(np.zeros(2), rows, neighbours=True).shape == (2, len(NEIGHBOUR_SIGNALS))
+    # One step (0/1 scores): 0.5 is on the rounding boundary, 1.0 as far from one as can be.
+    stepped = signal_rows(np.array([0.5, 0.5, 1.0]), rows, neighbours=False, steps=np.ones(3))
+    assert stepped[:, 1].tolist() == [1.0, 1.0, 0.0]
+    neighbour_rows = np.zeros((2, len(NEIGHBOUR_FEATURES)))
+    shape = signal_rows(np.zeros(2), neighbour_rows, neighbours=True).shape
+    assert shape == (2, len(NEIGHBOUR_SIGNALS))
 
 
 def test_profile_is_stored_with_the_calibration_and_restored() -> None:
@@ -113,7 +117,7 @@ def test_graded_confidence_is_one_minus_the_expected_error() -> None:
     row = feature_rows([grader._measure(answer).features])[0]
     assert calibration.neighbour is not None
     predicted = float(calibration.neighbour.predict(row[None, :])[0])
-    expected = calibration.error.expected_error(predicted, row, neighbours=True)
+    expected = calibration.error.expected_error(predicted, row, neighbours=True, steps=4.0)
     assert calibration.error.neighbour_error is not None
     assert result.confidence == round(1 - expected, 4)
     assert result.needs_review == (expected >= REVIEW_FACTOR * calibration.error.neighbour_error)
