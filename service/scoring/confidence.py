@@ -63,17 +63,26 @@ NEIGHBOUR_SIGNALS: tuple[str, ...] = (
     "neighbour_distance",  # 1 - similarity to the nearest graded answer
     "neighbour_spread",  # range of the word kNN mean, character kNN mean and nearest grade
     "neighbour_ambiguity",  # similarity to the nearest graded answer of the *other* side
+    "graded_position",  # 4m(1-m) of the question's mean grade m: how mixed its grades are
+    "model_disagreement",  # |neighbour model's score - base model's score| for the answer
 )
 _KEYS = ("base", "neighbour", "base_error", "neighbour_error")
 
 
 def signal_rows(
-    predicted: np.ndarray, x: np.ndarray, *, neighbours: bool, steps: np.ndarray | None = None
+    predicted: np.ndarray,
+    x: np.ndarray,
+    *,
+    neighbours: bool,
+    steps: np.ndarray | None = None,
+    base_predicted: np.ndarray | None = None,
 ) -> np.ndarray:
     """Signals (``NEIGHBOUR_SIGNALS`` or ``BASE_SIGNALS`` columns) of predictions ``predicted``
     (0..1) for feature rows ``x`` (``NEIGHBOUR_FEATURES`` columns; ``BASE_FEATURES`` suffice
     when ``neighbours`` is false). ``steps``: score steps in each row's scale
-    (``max_points / score_step``); unknown (``None``), the boundary signal is 0."""
+    (``max_points / score_step``); unknown (``None``), the boundary signal is 0.
+    ``base_predicted``: with ``neighbours``, the base model's scores of the same rows (two
+    models that read different evidence and disagree are a sign of a doubtful score)."""
     names = NEIGHBOUR_FEATURES if neighbours else BASE_FEATURES
 
     def column(name: str) -> np.ndarray:
@@ -91,6 +100,7 @@ def signal_rows(
         boundary = 1 - 2 * np.abs(position - np.floor(position) - 0.5)
     signals = [4 * p * (1 - p), boundary, np.ptp(stacked, axis=1)]
     if neighbours:
+        graded = np.clip(column("graded_mean"), 0.0, 1.0)
         kinds = np.column_stack(
             [column("neighbour_mean"), column("neighbour_char_mean"), column("neighbour_top")]
         )
@@ -105,6 +115,10 @@ def signal_rows(
             1 - np.clip(column("neighbour_similarity"), 0.0, 1.0),
             np.ptp(np.clip(kinds, 0.0, 1.0), axis=1),
             np.clip(other, 0.0, 1.0),
+            4 * graded * (1 - graded),
+            np.abs(p - np.clip(base_predicted, 0.0, 1.0))
+            if base_predicted is not None
+            else np.zeros_like(p),
         ]
     return np.column_stack(signals)
 
@@ -166,12 +180,19 @@ class ErrorProfile:
         )
 
     def expected_error(
-        self, predicted: float, row: np.ndarray, *, neighbours: bool, steps: float | None = None
+        self,
+        predicted: float,
+        row: np.ndarray,
+        *,
+        neighbours: bool,
+        steps: float | None = None,
+        base_predicted: float | None = None,
     ) -> float:
         """Expected absolute error, 0..1 of the maximum points, of the score ``predicted``
         (0..1) for one feature row (``NEIGHBOUR_FEATURES``) on a scale of ``steps`` score
         steps, read by the neighbour error model when ``neighbours`` (the neighbour score
-        model made the prediction) and it exists."""
+        model made the prediction) and it exists; ``base_predicted``: then, the base score
+        model's score of the same answer."""
         use_neighbour = neighbours and self.neighbour is not None
         model = self.neighbour if use_neighbour and self.neighbour is not None else self.base
         signals = signal_rows(
@@ -179,6 +200,7 @@ class ErrorProfile:
             np.atleast_2d(row),
             neighbours=use_neighbour,
             steps=None if steps is None else np.asarray([steps]),
+            base_predicted=None if base_predicted is None else np.asarray([base_predicted]),
         )
         value = float(model.predict(signals)[0])
         return min(1.0, max(0.0, value)) if math.isfinite(value) else 1.0
@@ -240,7 +262,13 @@ def _fit_errors(
         scale = np.asarray(steps, dtype=np.float64)
         reported = np.floor(np.round(predicted * scale, 9) + 0.5) / scale
     errors = np.abs(reported - y)
-    signals = signal_rows(predicted, x, neighbours=neighbours, steps=steps)
+    base_predicted = None
+    if neighbours:
+        # The base model's out-of-fold scores of the same rows (same folds: same seed, size).
+        base_predicted = out_of_fold(BASE_FEATURES, x[:, : len(BASE_FEATURES)], y)
+    signals = signal_rows(
+        predicted, x, neighbours=neighbours, steps=steps, base_predicted=base_predicted
+    )
     model = LinearIsotonicModel.fit(
         NEIGHBOUR_SIGNALS if neighbours else BASE_SIGNALS, signals, errors
     )

@@ -307,11 +307,16 @@ class Grader:
         calibration = self.calibration
         if isinstance(calibration, Calibration) and calibration.error is not None:
             neighbours = calibration.neighbour is not None and measured.neighbours is not None
+            base_predicted = None
+            if neighbours:
+                base_row = feature_rows([measured.features], BASE_FEATURES)
+                base_predicted = float(calibration.base.predict(base_row)[0])
             expected = calibration.error.expected_error(
                 predicted,
                 feature_rows([measured.features])[0],
                 neighbours=neighbours,
                 steps=self.rubric.max_points / self.rubric.score_step,
+                base_predicted=base_predicted,
             )
             return round(1.0 - expected, 4), calibration.error.needs_review(
                 expected, neighbours=neighbours

@@ -117,7 +117,10 @@ def test_graded_confidence_is_one_minus_the_expected_error() -> None:
     row = feature_rows([grader._measure(answer).features])[0]
     assert calibration.neighbour is not None
     predicted = float(calibration.neighbour.predict(row[None, :])[0])
-    expected = calibration.error.expected_error(predicted, row, neighbours=True, steps=4.0)
+    base = float(calibration.base.predict(row[None, : len(BASE_FEATURES)])[0])
+    expected = calibration.error.expected_error(
+        predicted, row, neighbours=True, steps=4.0, base_predicted=base
+    )
     assert calibration.error.neighbour_error is not None
     assert result.confidence == round(1 - expected, 4)
     assert result.needs_review == (expected >= REVIEW_FACTOR * calibration.error.neighbour_error)
