@@ -232,6 +232,42 @@ def _qwk(gold: np.ndarray, predicted: np.ndarray) -> float:
     return float(cohen_kappa_score(gold, predicted, weights="quadratic"))
 
 
+@dataclass(frozen=True, slots=True)
+class Fold:
+    """One scoring pass of a protocol: ``test`` rows scored with ``train`` rows as graded
+    neighbours, by a calibration fitted on them when ``calibrate``."""
+
+    test: Sequence[Row]
+    train: Sequence[Row]
+    calibrate: bool
+
+
+def protocol(
+    test: Sequence[Row],
+    *,
+    train: Sequence[Row] = (),
+    cv_folds: int | None = None,
+    cv_by: str = "auto",
+    seed: int = 0,
+) -> tuple[str, list[Fold]]:
+    """The mode's name and its scoring passes: every test row is scored in exactly one, by
+    a model that never saw it (cross-validation, trained on ``train``, or zero-shot)."""
+    if cv_folds:
+        groups = cv_groups(test, cv_folds, cv_by, seed)
+        folds = [
+            Fold(
+                [row for row, g in zip(test, groups, strict=True) if g == fold],
+                [row for row, g in zip(test, groups, strict=True) if g != fold],
+                calibrate=True,
+            )
+            for fold in sorted(set(groups))
+        ]
+        return f"cross-validation ({cv_folds} folds by {cv_by})", folds
+    if train:
+        return "trained", [Fold(test, train, calibrate=True)]
+    return "zero-shot", [Fold(test, (), calibrate=False)]
+
+
 def evaluate(
     test: Sequence[Row],
     *,
@@ -243,21 +279,10 @@ def evaluate(
     """Score ``test`` in the chosen mode and compare with the gold scores."""
     step = score_step([*test, *train])
     results: dict[int, ScoreBreakdown] = {}
-    if cv_folds:
-        groups = cv_groups(test, cv_folds, cv_by, seed)
-        for fold in sorted(set(groups)):
-            fold_test = [row for row, g in zip(test, groups, strict=True) if g == fold]
-            fold_train = [row for row, g in zip(test, groups, strict=True) if g != fold]
-            calibration = fit_calibration(fold_train, step)
-            results |= score_rows(fold_test, fold_train, step, calibration)
-        mode = f"cross-validation ({cv_folds} folds by {cv_by})"
-    elif train:
-        calibration = fit_calibration(train, step)
-        results = score_rows(test, train, step, calibration)
-        mode = "trained"
-    else:
-        results = score_rows(test, (), step, None)
-        mode = "zero-shot"
+    mode, folds = protocol(test, train=train, cv_folds=cv_folds, cv_by=cv_by, seed=seed)
+    for fold in folds:
+        calibration = fit_calibration(fold.train, step) if fold.calibrate else None
+        results |= score_rows(fold.test, fold.train, step, calibration)
     scored = [row for row in test if row.index in results]
     breakdowns = [results[row.index] for row in scored]
     out = {
@@ -291,10 +316,9 @@ def _parse_where(values: Sequence[str]) -> list[tuple[str, str]]:
     return pairs
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m service.evaluate", description=__doc__.split("\n\n")[0]
-    )
+def parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """The command line of an evaluation: a dataset, its rows and the protocol."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("test", type=Path, help="JSON Lines file of graded answers")
     parser.add_argument("--train", type=Path, help="graded answers to learn from")
     parser.add_argument("--cv-folds", type=int, help="cross-validate on the test rows")
@@ -316,8 +340,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of --cv-by answer")
     parser.add_argument("--json", action="store_true", help="print JSON")
-    args = parser.parse_args(argv)
+    return parser
 
+
+def rows_from_args(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> tuple[list[Row], list[Row]]:
+    """The test and training rows the parsed command line asks for."""
     where = _parse_where(args.where)
     test = load_rows(
         args.test, split=args.split, where=where, include_excluded=args.include_excluded
@@ -334,6 +363,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         train = [_reindex(row, len(test) + i) for i, row in enumerate(train)]
     if not test:
         parser.error("no test rows match the filters")
+    return test, train
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    command = parser("python -m service.evaluate", __doc__.split("\n\n")[0])
+    args = command.parse_args(argv)
+    test, train = rows_from_args(command, args)
     result = evaluate(test, train=train, cv_folds=args.cv_folds, cv_by=args.cv_by, seed=args.seed)
     if args.json:
         sys.stdout.write(json.dumps(result, indent=2, sort_keys=True) + "\n")

@@ -17,164 +17,41 @@ a piecewise-linear interpolation in NumPy. No scikit-learn object is ever pickle
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import RidgeCV
 
-from service.scoring.errors import ScoringError
+from service.scoring.confidence import ErrorProfile
 from service.scoring.features import BASE_FEATURES, NEIGHBOUR_FEATURES
+from service.scoring.models import CalibrationError, LinearIsotonicModel
+
+__all__ = [
+    "FORMAT_VERSION",
+    "MIN_EXAMPLES",
+    "Calibration",
+    "CalibrationError",
+    "LinearIsotonicModel",
+]
 
 FORMAT_VERSION = 1
 # Fewer graded answers than this: keep the default weights (a model would fit noise).
 MIN_EXAMPLES = 20
-_ALPHAS = tuple(float(a) for a in np.logspace(-2, 3, 11))
-
-
-# Stored calibrations are data from outside (a file, an API body): every number must be
-# finite and at most this large, every scale at least MIN_SCALE, so that predicting can never
-# overflow to inf or NaN. A fitted model stays far inside both (features are about 0..1 and
-# ``fit`` floors scales at MIN_SCALE).
-MAX_MAGNITUDE = 1e6
-MIN_SCALE = 1e-9
-# Isotonic thresholds: at most one per graded answer a rubric may hold, and some to spare.
-MAX_THRESHOLDS = 10_000
-
-
-_MODEL_KEYS = ("kind", "features", "mean", "scale", "coef", "intercept", "iso_x", "iso_y")
-
-
-class CalibrationError(ScoringError):
-    """Too few graded answers to fit, or stored calibration data that cannot be used.
-
-    ``field``: where in the calibration data the problem is (e.g. ``base.iso_y``), if known.
-    """
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(f"{field}: {message}" if field else message)
-        self.field = field
-        self.problem = message
-
-
-@dataclass(frozen=True, slots=True)
-class LinearIsotonicModel:
-    """Standardise, ridge-regress, then map monotonically onto 0..1."""
-
-    features: tuple[str, ...]
-    mean: tuple[float, ...]
-    scale: tuple[float, ...]
-    coef: tuple[float, ...]
-    intercept: float
-    iso_x: tuple[float, ...]
-    iso_y: tuple[float, ...]
-
-    @classmethod
-    def fit(cls, features: Sequence[str], x: np.ndarray, y: np.ndarray) -> LinearIsotonicModel:
-        mean = x.mean(axis=0)
-        scale = x.std(axis=0)
-        scale[scale < 1e-9] = 1.0
-        z = (x - mean) / scale
-        ridge = RidgeCV(alphas=_ALPHAS).fit(z, y)
-        linear = z @ ridge.coef_ + ridge.intercept_
-        iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(linear, y)
-        return cls(
-            features=tuple(features),
-            mean=_floats(mean),
-            scale=_floats(scale),
-            coef=_floats(ridge.coef_),
-            intercept=float(ridge.intercept_),
-            iso_x=_floats(iso.X_thresholds_),
-            iso_y=_floats(iso.y_thresholds_),
-        )
-
-    def linear(self, x: np.ndarray) -> np.ndarray:
-        z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
-        return np.asarray(z @ np.asarray(self.coef) + self.intercept, dtype=np.float64)
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """Scores in 0..1 for rows of ``x`` (columns in ``self.features`` order)."""
-        linear = self.linear(x)
-        if len(self.iso_x) == 1:
-            return np.full(linear.shape, self.iso_y[0], dtype=np.float64)
-        mapped: np.ndarray = np.clip(np.interp(linear, self.iso_x, self.iso_y), 0.0, 1.0)
-        return mapped
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": "linear-isotonic",
-            "features": list(self.features),
-            "mean": list(self.mean),
-            "scale": list(self.scale),
-            "coef": list(self.coef),
-            "intercept": self.intercept,
-            "iso_x": list(self.iso_x),
-            "iso_y": list(self.iso_y),
-        }
-
-    @classmethod
-    def from_dict(
-        cls,
-        data: Any,
-        *,
-        features: Sequence[str] | None = None,
-        field: str = "",
-    ) -> LinearIsotonicModel:
-        """Restore and validate a model; ``features``: the names it must have been fitted
-        on, in order. Anything that could make ``predict`` give a non-finite or
-        out-of-range score raises ``CalibrationError`` naming the field."""
-        prefix = f"{field}." if field else ""
-        if not isinstance(data, Mapping):
-            raise CalibrationError("must be an object", field=field or None)
-        if data.get("kind") != "linear-isotonic":
-            raise CalibrationError(
-                f"unknown model kind {data.get('kind')!r}", field=prefix + "kind"
-            )
-        unknown = sorted(set(data) - set(_MODEL_KEYS))
-        if unknown:
-            raise CalibrationError("unknown key", field=prefix + str(unknown[0]))
-        names = data.get("features")
-        if not isinstance(names, list) or not all(isinstance(f, str) for f in names):
-            raise CalibrationError("must be a list of feature names", field=prefix + "features")
-        if features is not None and tuple(names) != tuple(features):
-            raise CalibrationError(
-                "calibration was fitted on other features; refit it", field=prefix + "features"
-            )
-        n = len(names)
-        mean = _numbers(data.get("mean"), prefix + "mean", length=n)
-        scale = _numbers(data.get("scale"), prefix + "scale", length=n)
-        if any(v < MIN_SCALE for v in scale):
-            raise CalibrationError(
-                f"every scale must be at least {MIN_SCALE}", field=prefix + "scale"
-            )
-        coef = _numbers(data.get("coef"), prefix + "coef", length=n)
-        intercept = _number(data.get("intercept"), prefix + "intercept")
-        iso_x = _numbers(data.get("iso_x"), prefix + "iso_x")
-        if not 1 <= len(iso_x) <= MAX_THRESHOLDS:
-            raise CalibrationError(
-                f"must have 1 to {MAX_THRESHOLDS} thresholds", field=prefix + "iso_x"
-            )
-        iso_y = _numbers(data.get("iso_y"), prefix + "iso_y", length=len(iso_x))
-        for name, values in (("iso_x", iso_x), ("iso_y", iso_y)):
-            if any(b < a for a, b in itertools.pairwise(values)):
-                raise CalibrationError("must be non-decreasing", field=prefix + name)
-        if not all(0.0 <= v <= 1.0 for v in iso_y):
-            raise CalibrationError("every value must be within 0..1", field=prefix + "iso_y")
-        return cls(tuple(names), mean, scale, coef, intercept, iso_x, iso_y)
 
 
 @dataclass(frozen=True, slots=True)
 class Calibration:
     """Fitted score models: ``base`` reads question-independent components only;
     ``neighbour`` (optional) also reads the nearest graded answers of the same question and
-    is used when the question has enough of them."""
+    is used when the question has enough of them. ``error``: how large the error of each
+    model's scores is expected to be (``confidence.ErrorProfile``); ``None`` for calibrations
+    stored before profiles existed, whose confidence falls back to the rule."""
 
     base: LinearIsotonicModel
     neighbour: LinearIsotonicModel | None
     n_examples: int
+    error: ErrorProfile | None = None
 
     @classmethod
     def fit(
@@ -184,11 +61,15 @@ class Calibration:
         *,
         x_neighbour: np.ndarray | None = None,
         y_neighbour: np.ndarray | None = None,
+        steps: np.ndarray | None = None,
+        steps_neighbour: np.ndarray | None = None,
     ) -> Calibration:
         """Fit the base model on ``x`` (one row per graded answer, ``BASE_FEATURES``
         columns) and ``y`` (its score, 0..1), and the neighbour model on ``x_neighbour``
         (``NEIGHBOUR_FEATURES`` columns) and ``y_neighbour`` when there are at least
-        ``MIN_EXAMPLES`` of them. Raises ``CalibrationError`` with fewer than
+        ``MIN_EXAMPLES`` of them; and the error profile of both (``steps``, ``steps_neighbour``:
+        each row's ``max_points / score_step``, so that it learns the error of rounded
+        scores; optional). Raises ``CalibrationError`` with fewer than
         ``MIN_EXAMPLES`` rows in ``y``, or for arrays of the wrong shape.
         """
         x, y = _rows(x, y, BASE_FEATURES)
@@ -206,7 +87,15 @@ class Calibration:
                 neighbour_model = LinearIsotonicModel.fit(
                     NEIGHBOUR_FEATURES, x_neighbour, y_neighbour
                 )
-        return cls(base_model, neighbour_model, len(y))
+        error = ErrorProfile.fit(
+            x,
+            y,
+            x_neighbour=x_neighbour if neighbour_model is not None else None,
+            y_neighbour=y_neighbour if neighbour_model is not None else None,
+            steps=steps,
+            steps_neighbour=steps_neighbour,
+        )
+        return cls(base_model, neighbour_model, len(y), error)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data; store it with the rubric version it was fitted for."""
@@ -215,6 +104,7 @@ class Calibration:
             "n_examples": self.n_examples,
             "base": self.base.to_dict(),
             "neighbour": self.neighbour.to_dict() if self.neighbour else None,
+            **({"error": self.error.to_dict()} if self.error is not None else {}),
         }
 
     @classmethod
@@ -225,7 +115,7 @@ class Calibration:
             raise CalibrationError(
                 f"unsupported calibration format {data.get('format')!r}", field="format"
             )
-        unknown = sorted(set(data) - {"format", "n_examples", "base", "neighbour"})
+        unknown = sorted(set(data) - {"format", "n_examples", "base", "neighbour", "error"})
         if unknown:
             raise CalibrationError("unknown key", field=str(unknown[0]))
         n_examples = data.get("n_examples")
@@ -239,7 +129,9 @@ class Calibration:
             if data.get("neighbour") is not None
             else None
         )
-        return cls(base, neighbour, n_examples)
+        # Optional: calibrations stored before error profiles existed have none.
+        error = ErrorProfile.from_dict(data["error"]) if data.get("error") is not None else None
+        return cls(base, neighbour, n_examples, error)
 
 
 def _rows(x: np.ndarray, y: np.ndarray, features: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -252,26 +144,3 @@ def _rows(x: np.ndarray, y: np.ndarray, features: Sequence[str]) -> tuple[np.nda
             f"got {x.shape} and {y.shape}"
         )
     return x, y
-
-
-def _numbers(value: Any, field: str, *, length: int | None = None) -> tuple[float, ...]:
-    """A list of finite JSON numbers of at most ``MAX_MAGNITUDE`` (``length`` of them)."""
-    if not isinstance(value, list):
-        raise CalibrationError("must be a list of numbers", field=field)
-    if length is not None and len(value) != length:
-        raise CalibrationError(f"must have {length} values, not {len(value)}", field=field)
-    return tuple(_number(item, field) for item in value)
-
-
-def _number(value: Any, field: str) -> float:
-    """A finite JSON number of at most ``MAX_MAGNITUDE`` in size, as a float."""
-    # bool is an int subclass; strings such as "nan" would pass float().
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise CalibrationError("must be a number", field=field)
-    if not (-MAX_MAGNITUDE <= value <= MAX_MAGNITUDE):  # False for NaN; ints never overflow
-        raise CalibrationError(f"must be finite and at most {MAX_MAGNITUDE:g} in size", field=field)
-    return float(value)
-
-
-def _floats(values: np.ndarray) -> tuple[float, ...]:
-    return tuple(float(v) for v in np.asarray(values, dtype=np.float64).ravel())

@@ -22,6 +22,11 @@ from service.scoring.advisories import (
     assess,
 )
 from service.scoring.calibration import MIN_EXAMPLES, Calibration
+from service.scoring.confidence import (
+    REVIEW_THRESHOLD,
+    fewshot_confidence,
+    rule_confidence,
+)
 from service.scoring.errors import RubricError, ScoringError
 from service.scoring.features import (
     BASE_FEATURES,
@@ -64,9 +69,6 @@ from service.scoring.validation import check_reference_covers_criteria, validate
 # Bump whenever any output of ``Grader.grade`` can change for the same rubric and answer:
 # stored results carry it, so old and new scores can always be told apart.
 ENGINE_VERSION = "2.3.0"
-
-# Below this confidence a score is flagged for an instructor to review.
-REVIEW_THRESHOLD = 0.4
 
 
 def round_to_step(value: float, step: float) -> float:
@@ -236,6 +238,7 @@ class Grader:
         # (characters forgive compounds, partial words and misspellings that stems miss).
         similarity = (features["similarity"] + features["char_similarity"]) / 2
         model, raw = self._model_score(measured, similarity)
+        predicted = raw  # before any cap: what the error profile was fitted on
         advisories: tuple[Advisory, ...] = ()
         if self._advisory_context is not None:
             advisories = assess(
@@ -254,9 +257,7 @@ class Grader:
         )
         if not 0 <= points <= rubric.max_points:  # also false for NaN
             raise ScoringError(f"points {points!r} outside 0..{rubric.max_points:g}")
-        confidence = _confidence(
-            raw, (features["keyword_coverage"], similarity), measured.neighbours, rubric
-        )
+        confidence, unsure = self._confidence(measured, similarity, predicted, raw)
         results, counts = self._criterion_results(measured.matches)
         return ScoreBreakdown(
             points=points,
@@ -269,8 +270,7 @@ class Grader:
             summary=summary(counts, points, rubric.max_points),
             model=model,
             confidence=confidence,
-            needs_review=confidence < REVIEW_THRESHOLD
-            or any(advisory.needs_review for advisory in advisories),
+            needs_review=unsure or any(advisory.needs_review for advisory in advisories),
             neighbour_score=(
                 round(measured.neighbours.mean, 4) if measured.neighbours is not None else None
             ),
@@ -298,6 +298,39 @@ class Grader:
             raw = float(calibration.base.predict(feature_rows([features], BASE_FEATURES))[0])
         # A validated calibration predicts within 0..1; this holds whatever it says.
         return "calibrated", _unit(raw, "calibrated score")
+
+    def _confidence(
+        self, measured: _Measured, similarity: float, predicted: float, raw: float
+    ) -> tuple[float, bool]:
+        """Confidence (0..1) and whether it is low enough for a teacher to review: from the
+        calibration's error profile where it has one, else by rule (see ``confidence``).
+        ``predicted``: the model's score, ``raw``: after any advisory cap."""
+        calibration = self.calibration
+        if isinstance(calibration, Calibration) and calibration.error is not None:
+            neighbours = calibration.neighbour is not None and measured.neighbours is not None
+            base_predicted = None
+            if neighbours:
+                base_row = feature_rows([measured.features], BASE_FEATURES)
+                base_predicted = float(calibration.base.predict(base_row)[0])
+            expected = calibration.error.expected_error(
+                predicted,
+                feature_rows([measured.features])[0],
+                neighbours=neighbours,
+                steps=self.rubric.max_points / self.rubric.score_step,
+                base_predicted=base_predicted,
+            )
+            return round(1.0 - expected, 4), calibration.error.needs_review(
+                expected, neighbours=neighbours
+            )
+        rule = rule_confidence(
+            raw,
+            (measured.features["keyword_coverage"], similarity),
+            measured.neighbours,
+            self.rubric,
+        )
+        if isinstance(calibration, FewShotCalibration):
+            rule = fewshot_confidence(rule, calibration.error)
+        return rule, rule < REVIEW_THRESHOLD
 
     def _criterion_results(
         self, matches: tuple[CriterionMatch, ...]
@@ -447,23 +480,6 @@ def _fraction(points: float, max_points: float) -> float:
     return min(1.0, max(0.0, points / max_points))
 
 
-def _confidence(
-    raw: float, components: tuple[float, ...], neighbours: Neighbours | None, rubric: RubricSpec
-) -> float:
-    """How sure the score is, in 0..1: half from the agreement of independent estimates
-    (the score, keyword coverage, similarity and, where there are any, the graded
-    neighbours), half from the distance to the nearest rounding boundary (a score just
-    beside one could easily have gone either way).
-    """
-    estimates = [raw, *components]
-    if neighbours is not None:
-        estimates.append(neighbours.mean)
-    agreement = 1.0 - (max(estimates) - min(estimates))
-    position = raw * rubric.max_points / rubric.score_step
-    margin = 2 * abs(position - math.floor(position) - 0.5)
-    return round(max(0.0, min(1.0, 0.5 * agreement + 0.5 * margin)), 4)
-
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class TrainingData:
     """What ``Calibration.fit`` learns from, in scikit-learn's shape.
@@ -471,12 +487,15 @@ class TrainingData:
     ``x``: one row per graded answer, ``BASE_FEATURES`` columns; ``y``: its score (0..1).
     ``x_neighbour``, ``y_neighbour``: the same for the answers whose question has enough
     other graded answers for real neighbour features, with ``NEIGHBOUR_FEATURES`` columns.
+    ``steps``, ``steps_neighbour``: each row's rubric's ``max_points / score_step``.
     """
 
     x: np.ndarray
     y: np.ndarray
     x_neighbour: np.ndarray
     y_neighbour: np.ndarray
+    steps: np.ndarray
+    steps_neighbour: np.ndarray
 
 
 def training_data(graders: Sequence[Grader]) -> TrainingData:
@@ -489,19 +508,26 @@ def training_data(graders: Sequence[Grader]) -> TrainingData:
     base_y: list[np.ndarray] = []
     full: list[np.ndarray] = []
     full_y: list[np.ndarray] = []
+    steps: list[np.ndarray] = []
+    full_steps: list[np.ndarray] = []
     for grader in graders:
         rows, y = grader.training_rows()
         base.append(rows[:, : len(BASE_FEATURES)])
         base_y.append(y)
+        rubric = grader.rubric
+        steps.append(np.full(len(y), rubric.max_points / rubric.score_step))
         # With the answer itself left out, the question must still have enough neighbours.
         if len(grader.graded) - 1 >= MIN_NEIGHBOURS:
             full.append(rows)
             full_y.append(y)
+            full_steps.append(steps[-1])
     return TrainingData(
         x=_stack(base, len(BASE_FEATURES)),
         y=np.concatenate(base_y) if base_y else np.zeros(0),
         x_neighbour=_stack(full, len(NEIGHBOUR_FEATURES)),
         y_neighbour=np.concatenate(full_y) if full_y else np.zeros(0),
+        steps=np.concatenate(steps) if steps else np.zeros(0),
+        steps_neighbour=np.concatenate(full_steps) if full_steps else np.zeros(0),
     )
 
 
@@ -513,7 +539,12 @@ def fit_calibration(graders: Sequence[Grader]) -> Calibration | None:
     if len(data.y) < MIN_EXAMPLES:
         return None
     return Calibration.fit(
-        data.x, data.y, x_neighbour=data.x_neighbour, y_neighbour=data.y_neighbour
+        data.x,
+        data.y,
+        x_neighbour=data.x_neighbour,
+        y_neighbour=data.y_neighbour,
+        steps=data.steps,
+        steps_neighbour=data.steps_neighbour,
     )
 
 

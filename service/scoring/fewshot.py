@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from service.scoring.calibration import FORMAT_VERSION, CalibrationError
+from service.scoring.confidence import pessimistic_error
 from service.scoring.pilot import MIN_TO_CALIBRATE
 
 if TYPE_CHECKING:
@@ -43,19 +44,23 @@ NEIGHBOUR_WEIGHTS = (0.0, 0.25, 0.5, 0.75)
 # Bounds a stored map must keep (a fitted one stays far inside): scores stay finite.
 MAX_SLOPE = 10.0
 MAX_INTERCEPT = 10.0
-_KEYS = ("format", "kind", "n_examples", "intercept", "slope", "neighbour_weight")
+_KEYS = ("format", "kind", "n_examples", "intercept", "slope", "neighbour_weight", "error")
 
 
 @dataclass(frozen=True, slots=True)
 class FewShotCalibration:
     """``score = (1 - neighbour_weight) * (intercept + slope * machine)
     + neighbour_weight * neighbour_mean`` (the neighbour term only where there are graded
-    neighbours), clipped to 0..1. ``machine``: the rubric's default blend, 0..1."""
+    neighbours), clipped to 0..1. ``machine``: the rubric's default blend, 0..1.
+    ``error``: the map's pessimistic leave-one-out absolute error (mean plus one standard
+    error, ``confidence.pessimistic_error``), which caps its confidence; ``None`` for maps
+    stored before it was kept."""
 
     intercept: float
     slope: float
     neighbour_weight: float
     n_examples: int
+    error: float | None = None
 
     @classmethod
     def fit(cls, grader: Grader) -> FewShotCalibration:
@@ -95,7 +100,8 @@ class FewShotCalibration:
         assert best is not None  # the grids are not empty
         _, strength, weight = best
         intercept, slope = _fit_line(m, nb, t, strength, weight)
-        return cls(intercept, slope, weight, n)
+        error = pessimistic_error(np.abs(_loo_predictions(m, nb, t, strength, weight) - t))
+        return cls(intercept, slope, weight, n, error)
 
     @classmethod
     def fit_if_enough(cls, grader: Grader) -> FewShotCalibration | None:
@@ -121,6 +127,7 @@ class FewShotCalibration:
             "intercept": self.intercept,
             "slope": self.slope,
             "neighbour_weight": self.neighbour_weight,
+            **({"error": self.error} if self.error is not None else {}),
         }
 
     @classmethod
@@ -144,7 +151,11 @@ class FewShotCalibration:
         intercept = _bounded(data.get("intercept"), "intercept", -MAX_INTERCEPT, MAX_INTERCEPT)
         slope = _bounded(data.get("slope"), "slope", 0.0, MAX_SLOPE)
         weight = _bounded(data.get("neighbour_weight"), "neighbour_weight", 0.0, 1.0)
-        return cls(intercept, slope, weight, n_examples)
+        # Optional: maps stored before it was kept have none.
+        error = (
+            _bounded(data["error"], "error", 0.0, 1.0) if data.get("error") is not None else None
+        )
+        return cls(intercept, slope, weight, n_examples, error)
 
 
 def is_fewshot(data: Any) -> bool:
@@ -179,7 +190,14 @@ def _loo_error(
     m: np.ndarray, nb: np.ndarray | None, t: np.ndarray, strength: float, weight: float
 ) -> float:
     """Mean squared leave-one-out error of the map with this prior strength and weight."""
-    errors = []
+    return float(np.mean((_loo_predictions(m, nb, t, strength, weight) - t) ** 2))
+
+
+def _loo_predictions(
+    m: np.ndarray, nb: np.ndarray | None, t: np.ndarray, strength: float, weight: float
+) -> np.ndarray:
+    """Each grade's prediction (0..1) by the map fitted on the others."""
+    predictions = []
     for j in range(len(t)):
         keep = np.arange(len(t)) != j
         intercept, slope = _fit_line(
@@ -188,8 +206,8 @@ def _loo_error(
         line = intercept + slope * m[j]
         if nb is not None:
             line = (1.0 - weight) * line + weight * nb[j]
-        errors.append((min(1.0, max(0.0, line)) - t[j]) ** 2)
-    return float(np.mean(errors))
+        predictions.append(min(1.0, max(0.0, line)))
+    return np.asarray(predictions, dtype=np.float64)
 
 
 def _bounded(value: Any, field: str, low: float, high: float) -> float:

@@ -152,7 +152,15 @@ def test_fit_calibration_fits_the_graders_training_data() -> None:
     assert data.x_neighbour.shape == (2 * len(GRADED), len(NEIGHBOUR_FEATURES))
     assert data.x.tolist() == data.x_neighbour[:, : len(BASE_FEATURES)].tolist()
     assert data.y.tolist() == data.y_neighbour.tolist()
-    fitted = Calibration.fit(data.x, data.y, x_neighbour=data.x_neighbour, y_neighbour=data.y)
+    assert data.steps.tolist() == data.steps_neighbour.tolist() == [4.0] * 2 * len(GRADED)
+    fitted = Calibration.fit(
+        data.x,
+        data.y,
+        x_neighbour=data.x_neighbour,
+        y_neighbour=data.y,
+        steps=data.steps,
+        steps_neighbour=data.steps_neighbour,
+    )
     assert fitted == fit_calibration([graded_grader()])
     # Without neighbour rows only the base model is fitted.
     base_only = Calibration.fit(data.x, data.y)
