@@ -86,7 +86,7 @@ def _prepare(rubric: RubricSpec, pool: list[Row], test: list[Row]) -> _Question:
     ).reshape(len(pool), -1)
     groups = _groups([row.answer for row in pool], criteria)
     candidates = []
-    for i, (result, group) in enumerate(zip(pool_results, groups, strict=True)):
+    for i, (row, result, group) in enumerate(zip(pool, pool_results, groups, strict=True)):
         components = dict(result.components)
         candidates.append(
             Candidate(
@@ -95,6 +95,7 @@ def _prepare(rubric: RubricSpec, pool: list[Row], test: list[Row]) -> _Question:
                 confidence=result.confidence,
                 group=group,
                 features=tuple(components[name] for name in DIVERSITY_COMPONENTS),
+                text=row.answer,
             )
         )
     return _Question(

@@ -9,8 +9,11 @@ answers are), (2) cover the answer groups and favour answers the engine is unsur
 still moves). ``next_to_grade`` first picks the stratum: the machine-score quantile that a
 low-discrepancy (van der Corput) sequence visits next (1/2, 1/4, 3/4, 1/8, ...), so after any
 number of grades they are spread over the quantiles like a stratified sample; then, among the
-answers of that stratum, the one with the best coverage gain (terms 2 and 3). It is
-deterministic (ties broken by a seeded order, never by a random draw).
+answers of that stratum, the one with the best coverage gain (terms 2 and 3). Where the
+candidates carry their texts, "like" in that coverage also means *textually* like: the
+calibrated question blends in the scores of graded answers found by text similarity, so a
+grade helps most the answers that read like it. It is deterministic (ties broken by a seeded
+order, never by a random draw).
 
 ``agreement`` summarises the grades so far: Pearson r (scores) or exact accuracy (labels),
 with an interval, and whether agreement is *established* (the rule is ``_established``).
@@ -23,7 +26,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import sparse, stats
+from sklearn.feature_extraction.text import TfidfVectorizer
 
 # Fewest teacher grades a few-shot calibration accepts (below it a map would be noise).
 MIN_TO_CALIBRATE = 5
@@ -51,7 +55,8 @@ class Candidate:
     ``index``: the caller's index (e.g. position in its list of submissions); ``machine``: the
     machine score as a fraction of max points (0..1); ``confidence``: the engine's confidence
     (0..1); ``group``: the answer-group label if known, else ``None``; ``features``: optional
-    numbers (criterion hits etc.) that tell answers apart for diversity.
+    numbers (criterion hits etc.) that tell answers apart for diversity; ``text``: the answer
+    itself (optional; when every candidate has one, text similarity counts in the diversity).
     """
 
     index: int
@@ -59,6 +64,7 @@ class Candidate:
     confidence: float
     group: int | None
     features: Sequence[float] = ()
+    text: str = ""
 
 
 @dataclass(frozen=True)
@@ -149,25 +155,29 @@ def _priority(
     that size, and it favours dense regions (a grade there covers many answers) while
     spreading out (a covered region gains nothing more). ``sim`` is a Gaussian kernel on the
     machine score and features, bandwidth the median distance (no constant to tune), and 1
-    within an answer group (a grade covers its group). The weights ``w_i`` put more on answers
-    the engine is unsure of, and on answers near graded ones where machine and teacher
-    disagreed (that is where the map still moves).
+    within an answer group (a grade covers its group). With texts, ``sim`` is the mean of that
+    kernel and the TF-IDF cosine of the texts (see ``_text_vectors``): the calibration maps
+    the machine score *and* blends in the graded answers most similar in text, so a grade
+    covers an answer as far as it is near on both; equal weights, as neither is known to
+    matter more. The weights ``w_i`` put more on answers the engine is unsure of, and on
+    answers near graded ones where machine and teacher disagreed (that is where the map still
+    moves).
     """
     everyone = [*pool, *done]
-    points = _positions(everyone)
-    width = _bandwidth(points)
+    points = _Points(_positions(everyone), _text_vectors(everyone))
+    width = _bandwidth(points.machine)
     groups = np.array([-1 if c.group is None else c.group for c in everyone])
     uncertainty = np.array([1.0 - _unit(c.confidence) for c in everyone])
     weights = 1.0 + uncertainty
     best = np.zeros(len(everyone))  # each answer's similarity to its most similar graded one
     if done:
-        done_points = points[len(pool) :]
+        done_points = points.rows(len(pool), len(everyone))
         done_groups = groups[len(pool) :]
         residual = np.array([graded[c.index] - _unit(c.machine) for c in done])
         near = np.concatenate(
             [
                 _similarity(chunk, done_points, g, done_groups, width)
-                for chunk, g in zip(_chunks(points), _chunks(groups), strict=True)
+                for chunk, g in zip(points.chunks(len(everyone)), _chunks(groups), strict=True)
             ]
         )
         best = near.max(axis=1)
@@ -176,9 +186,42 @@ def _priority(
         weights = weights + np.where(total > 1e-9, local, 0.0)
     gains = [
         (np.maximum(_similarity(chunk, points, g, groups, width) - best[None, :], 0.0) @ weights)
-        for chunk, g in zip(_chunks(points[: len(pool)]), _chunks(groups[: len(pool)]), strict=True)
+        for chunk, g in zip(points.chunks(len(pool)), _chunks(groups[: len(pool)]), strict=True)
     ]
     return np.asarray(np.concatenate(gains), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class _Points:
+    """Candidates as points: ``machine`` (machine score and features, one row each) and,
+    if every candidate has a text, ``text`` (their L2-normalised TF-IDF rows)."""
+
+    machine: np.ndarray
+    text: sparse.csr_matrix | None
+
+    def rows(self, start: int, stop: int) -> _Points:
+        text = self.text[start:stop] if self.text is not None else None
+        return _Points(self.machine[start:stop], text)
+
+    def chunks(self, stop: int, size: int = 256) -> list[_Points]:
+        """Row blocks of the first ``stop`` points (pairwise arrays stay size x all)."""
+        return [self.rows(i, min(i + size, stop)) for i in range(0, stop, size)] or [
+            self.rows(0, 0)
+        ]
+
+
+def _text_vectors(items: Sequence[Candidate]) -> sparse.csr_matrix | None:
+    """TF-IDF rows (sublinear term frequency, L2-normalised, so a product is the cosine) of
+    the candidates' texts, the vocabulary fitted on those texts; ``None`` unless every
+    candidate has a text with at least one word."""
+    texts = [c.text for c in items]
+    if not texts or not all(t.strip() for t in texts):
+        return None
+    try:
+        matrix = TfidfVectorizer(sublinear_tf=True, dtype=np.float64).fit_transform(texts)
+    except ValueError:  # no word anywhere (e.g. only punctuation): text says nothing
+        return None
+    return sparse.csr_matrix(matrix)
 
 
 def _bandwidth(points: np.ndarray) -> float:
@@ -190,10 +233,14 @@ def _bandwidth(points: np.ndarray) -> float:
 
 
 def _similarity(
-    a: np.ndarray, b: np.ndarray, a_groups: np.ndarray, b_groups: np.ndarray, width: float
+    a: _Points, b: _Points, a_groups: np.ndarray, b_groups: np.ndarray, width: float
 ) -> np.ndarray:
-    """Gaussian-kernel similarity of the rows of ``a`` and ``b``; 1 within a known group."""
-    kernel = np.exp(-((_l1(a, b) / width) ** 2))
+    """Gaussian-kernel similarity of the points ``a`` and ``b``, averaged with their text
+    cosine when both have texts; 1 within a known group."""
+    kernel = np.exp(-((_l1(a.machine, b.machine) / width) ** 2))
+    if a.text is not None and b.text is not None:
+        cosine = np.asarray((a.text @ b.text.T).toarray(), dtype=np.float64)
+        kernel = (kernel + np.clip(cosine, 0.0, 1.0)) / 2
     same = (a_groups[:, None] == b_groups[None, :]) & (a_groups[:, None] >= 0)
     return np.asarray(np.where(same, 1.0, kernel), dtype=np.float64)
 

@@ -113,6 +113,47 @@ def test_grades_go_where_machine_and_teacher_disagree() -> None:
     assert candidates[index].features == (1.0,)
 
 
+LIGHT = (
+    "the plant uses light energy to make sugar",
+    "plants make sugar using energy from light",
+    "light gives the plant energy to make its sugar",
+)
+CIRCUIT = "the bulb lights because the battery is in a closed circuit"
+
+
+def texts_alike_for_the_machine(texts: tuple[str, ...]) -> list[Candidate]:
+    """Candidates the machine cannot tell apart (same score, confidence, no groups)."""
+    return [
+        Candidate(index=i, machine=0.5, confidence=0.5, group=None, text=text)
+        for i, text in enumerate(texts)
+    ]
+
+
+def test_after_a_grade_the_next_goes_to_an_answer_unlike_it_in_text() -> None:
+    # The machine sees four equal answers; only the texts tell that one is about something
+    # else. A grade of answer 0 already covers its rewordings (graded neighbours are found
+    # by text similarity), so the next grade goes to the unlike answer whatever the seed.
+    candidates = texts_alike_for_the_machine((*LIGHT, CIRCUIT))
+    for seed in range(10):
+        assert next_to_grade(candidates, {0: 1.0}, seed=seed) == 3
+
+
+def test_without_every_text_the_choice_ignores_texts() -> None:
+    with_texts = [*spread(12, groups=4)]
+    words = ("light energy", "sugar plant", "closed circuit", "battery bulb")
+    texted = [
+        Candidate(c.index, c.machine, c.confidence, c.group, c.features, words[i % 4])
+        for i, c in enumerate(with_texts)
+    ]
+    one_missing = [*texted[:-1], with_texts[-1]]
+    graded = {with_texts[0].index: 1.0, with_texts[5].index: 0.0}
+    for seed in range(3):
+        assert next_to_grade(one_missing, graded, seed=seed) == next_to_grade(
+            with_texts, graded, seed=seed
+        )
+    assert next_to_grade(texted, graded) is not None
+
+
 def test_too_many_candidates_are_refused() -> None:
     with pytest.raises(ValueError, match="at most"):
         next_to_grade([Candidate(i, 0.5, 0.5, None) for i in range(MAX_CANDIDATES + 1)], {})

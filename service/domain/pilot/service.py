@@ -139,6 +139,7 @@ def _candidates(
             confidence=row.confidence if row.confidence is not None else 0.5,
             group=groups[i],
             features=tuple(hits[i]),
+            text=row.answer,
         )
         for i, row in enumerate(rows)
     ]
