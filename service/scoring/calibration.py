@@ -27,7 +27,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import RidgeCV
 
 from service.scoring.errors import ScoringError
-from service.scoring.features import BASE_FEATURES, NEIGHBOUR_FEATURES
+from service.scoring.features import BASE_FEATURES, NEIGHBOUR_FEATURE_VERSIONS, NEIGHBOUR_FEATURES
 
 FORMAT_VERSION = 1
 # Fewer graded answers than this: keep the default weights (a model would fit noise).
@@ -120,12 +120,13 @@ class LinearIsotonicModel:
         cls,
         data: Any,
         *,
-        features: Sequence[str] | None = None,
+        features: Sequence[str] | Sequence[Sequence[str]] | None = None,
         field: str = "",
     ) -> LinearIsotonicModel:
         """Restore and validate a model; ``features``: the names it must have been fitted
-        on, in order. Anything that could make ``predict`` give a non-finite or
-        out-of-range score raises ``CalibrationError`` naming the field."""
+        on, in order (or several such lists, any of which will do). Anything that could
+        make ``predict`` give a non-finite or out-of-range score raises ``CalibrationError``
+        naming the field."""
         prefix = f"{field}." if field else ""
         if not isinstance(data, Mapping):
             raise CalibrationError("must be an object", field=field or None)
@@ -139,7 +140,7 @@ class LinearIsotonicModel:
         names = data.get("features")
         if not isinstance(names, list) or not all(isinstance(f, str) for f in names):
             raise CalibrationError("must be a list of feature names", field=prefix + "features")
-        if features is not None and tuple(names) != tuple(features):
+        if features is not None and tuple(names) not in versions(features):
             raise CalibrationError(
                 "calibration was fitted on other features; refit it", field=prefix + "features"
             )
@@ -234,12 +235,23 @@ class Calibration:
         base = LinearIsotonicModel.from_dict(data.get("base"), features=BASE_FEATURES, field="base")
         neighbour = (
             LinearIsotonicModel.from_dict(
-                data["neighbour"], features=NEIGHBOUR_FEATURES, field="neighbour"
+                # Also the feature list of an older engine: the grader still measures
+                # those columns, so an old neighbour model predicts exactly as it did.
+                data["neighbour"],
+                features=NEIGHBOUR_FEATURE_VERSIONS,
+                field="neighbour",
             )
             if data.get("neighbour") is not None
             else None
         )
         return cls(base, neighbour, n_examples)
+
+
+def versions(features: Sequence[str] | Sequence[Sequence[str]]) -> set[tuple[str, ...]]:
+    """The accepted feature lists: one list of names, or several."""
+    if all(isinstance(name, str) for name in features):
+        return {tuple(str(name) for name in features)}
+    return {tuple(names) for names in features}
 
 
 def _rows(x: np.ndarray, y: np.ndarray, features: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -27,6 +27,9 @@ from service.scoring.features import (
     BASE_FEATURES,
     MIN_NEIGHBOURS,
     NEIGHBOUR_FEATURES,
+    NO_ALIGNMENT,
+    Polarity,
+    alignment_features,
     base_features,
     feature_rows,
     neighbour_features,
@@ -194,6 +197,8 @@ class Grader:
                 *(p for c in (*self.criteria, *self._terms) for p in c.spec.phrasings),
             ],
         )
+        # What the alignment features compare an answer with, per reference answer.
+        self._reference_polarity = tuple(Polarity.of(tokenize(r)) for r in references)
         self._neighbours: NeighbourIndex | None = None
         if self.graded:
             self._index_graded(material)
@@ -292,7 +297,9 @@ class Grader:
                 neighbours.mean if neighbours is not None else None,
             )
         if calibration.neighbour is not None and measured.neighbours is not None:
-            raw = float(calibration.neighbour.predict(feature_rows([features]))[0])
+            # The columns the model was fitted on (an older engine's model reads fewer).
+            neighbour = calibration.neighbour
+            raw = float(neighbour.predict(feature_rows([features], neighbour.features))[0])
         else:
             raw = float(calibration.base.predict(feature_rows([features], BASE_FEATURES))[0])
         # A validated calibration predicts within 0..1; this holds whatever it says.
@@ -428,10 +435,18 @@ class Grader:
                 graded_mean=graded_mean,
                 similarity_percentile=percentile(self._sorted_similarity, features["similarity"]),
                 coverage_percentile=percentile(self._sorted_coverage, features["term_coverage"]),
+                alignment=self._alignment(tokens, raw_stems),
             )
         else:
             features |= no_neighbour_features()
         return _Measured(matches, features, neighbours)
+
+    def _alignment(self, tokens: Sequence[Token], stems: Sequence[str]) -> dict[str, float]:
+        """``alignment_features`` against the reference nearest in words (none: zeros)."""
+        if self.similarity is None or not self._reference_polarity:
+            return dict(NO_ALIGNMENT)
+        nearest = self.similarity.nearest(stems)
+        return alignment_features(Polarity.of(tokens), self._reference_polarity[nearest])
 
 
 def _unit(value: float, what: str) -> float:

@@ -24,6 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from service.scoring.kernel import KernelModel, basis_of
 from service.scoring.text import content_stems, normalise
 
 
@@ -200,6 +201,11 @@ class SimilarityScorer:
         # Rows are L2-normalised, so cosine similarity is a dot product.
         return _best(self.space_.similarities(self.space_.word_indices(self.analyzer_(answer))))
 
+    def nearest(self, answer: str | Sequence[str]) -> int:
+        """Index of the most similar reference (the first on a tie or with no known word)."""
+        similarities = self.space_.similarities(self.space_.word_indices(self.analyzer_(answer)))
+        return 0 if similarities is None else int(np.argmax(similarities))
+
     def transform_score(self, answer: str | Sequence[str]) -> float:
         """``score`` through ``TfidfVectorizer.transform``: the reference for equivalence
         tests and benchmarks, not for serving."""
@@ -258,6 +264,9 @@ class Neighbours:
     char_mean: float  # the same mean, with character n-gram similarity
     high_similarity: float  # similarity to the nearest graded answer scoring above average
     low_similarity: float  # similarity to the nearest graded answer scoring below average
+    # The question's kernel ridge estimate over all its graded answers (``kernel``); 0 where
+    # there are too few. Defaulted so that code building the older six fields still works.
+    kernel: float = 0.0
 
 
 def _nearest_mean(similarities: np.ndarray, scores: np.ndarray, k: int) -> tuple[float, int]:
@@ -299,6 +308,8 @@ class NeighbourIndex:
         )
         self.word_: TfidfVectorizer | None = None
         self.char_: TfidfVectorizer | None = None
+        self.kernel_: KernelModel | None = None
+        self._basis_position: dict[int, int] = {}
         try:
             self.word_matrix_ = word.fit([*material, *answers]).transform(answers)
             self.word_ = word
@@ -309,7 +320,19 @@ class NeighbourIndex:
         except ValueError:  # nothing but stop words anywhere: neighbours can say nothing
             pass
         self.scores_ = np.asarray(scores, dtype=np.float64)
+        if self.word_ is not None and self.char_ is not None:
+            self._fit_kernel()
         return self
+
+    def _fit_kernel(self) -> None:
+        """The per-question kernel model, on the mean of word and character similarity (the
+        same blend as the similarity component; characters also see "not", a stop word)."""
+        basis = basis_of(self.scores_.size)
+        words = sp.csr_matrix(self.word_matrix_)[basis]
+        chars = sp.csr_matrix(self.char_matrix_)[basis]
+        similarities = ((words @ words.T).toarray() + (chars @ chars.T).toarray()) / 2
+        self.kernel_ = KernelModel.fit(similarities, self.scores_[basis], basis)
+        self._basis_position = {int(index): position for position, index in enumerate(basis)}
 
     def _similarities(self, space: TfidfSpace, indices: np.ndarray) -> np.ndarray:
         similarities = space.similarities(indices)
@@ -330,6 +353,7 @@ class NeighbourIndex:
             self.char_space_,
             self.char_space_.char_wb_indices(answer, normalise, (3, 5)),
         )
+        kernel = self._kernel(word, char, exclude)
         valid = np.ones(scores.size, dtype=bool)
         if exclude is not None:
             valid[exclude] = False
@@ -347,4 +371,17 @@ class NeighbourIndex:
             char_mean=char_mean,
             high_similarity=float(max(0.0, word[high].max())) if high.any() else 0.0,
             low_similarity=float(max(0.0, word[low].max())) if low.any() else 0.0,
+            kernel=kernel,
         )
+
+    def _kernel(self, word: np.ndarray, char: np.ndarray, exclude: int | None) -> float:
+        """The kernel estimate from the similarities to every graded answer; for a graded
+        answer left out, its exact leave-one-out estimate (what a new answer would get)."""
+        model = self.kernel_
+        if model is None:
+            return 0.0
+        if exclude is not None:
+            position = self._basis_position.get(exclude)
+            if position is not None:
+                return float(model.loo[position])
+        return model.predict((word[model.basis] + char[model.basis]) / 2)
