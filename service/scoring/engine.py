@@ -58,6 +58,7 @@ from service.scoring.similarity import (
     NeighbourIndex,
     Neighbours,
     SimilarityScorer,
+    polar_stems,
 )
 from service.scoring.spelling import SpellingCorrector
 from service.scoring.text import Token, content_stems, content_tokens, tokenize
@@ -423,7 +424,7 @@ class Grader:
         graded_count = len(self.graded) - (exclude is not None)
         if index is not None and graded_count >= MIN_NEIGHBOURS:
             raw_stems = [t.stem for t in tokens if not t.is_stop]  # uncorrected
-            neighbours = index.query(answer, raw_stems, exclude=exclude)
+            neighbours = index.query(answer, raw_stems, exclude=exclude, polar=polar_stems(tokens))
             scores = self._graded_scores
             graded_mean = (
                 float((scores.sum() - scores[exclude]) / graded_count)

@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from service.scoring.kernel import KernelModel, basis_of
-from service.scoring.text import content_stems, normalise
+from service.scoring.text import Token, content_stems, normalise, tokenize
 
 
 class StemAnalyzer:
@@ -254,6 +254,16 @@ class CharSimilarityScorer:
         return float(min(1.0, max(0.0, similarities.max())))
 
 
+# Prefix of a stem read under a negation ("not closed" -> NEGATED + "close").
+NEGATED = "not_"
+
+
+def polar_stems(tokens: Sequence[Token]) -> list[str]:
+    """Content stems with negated ones marked, so that "not in a closed path" and "in a
+    closed path" share no feature where they disagree (TF-IDF drops "not", a stop word)."""
+    return [NEGATED + t.stem if t.negated else t.stem for t in tokens if not t.is_stop]
+
+
 @dataclass(frozen=True, slots=True)
 class Neighbours:
     """What the nearest instructor-graded answers say about an answer (scores in 0..1)."""
@@ -306,8 +316,12 @@ class NeighbourIndex:
             sublinear_tf=True,
             dtype=np.float64,
         )
+        polar = TfidfVectorizer(
+            analyzer=StemAnalyzer(self.demoted, 2), sublinear_tf=True, dtype=np.float64
+        )
         self.word_: TfidfVectorizer | None = None
         self.char_: TfidfVectorizer | None = None
+        self.polar_space_: TfidfSpace | None = None
         self.kernel_: KernelModel | None = None
         self._basis_position: dict[int, int] = {}
         try:
@@ -317,6 +331,11 @@ class NeighbourIndex:
             self.char_ = char
             self.word_space_ = TfidfSpace(word, self.word_matrix_)
             self.char_space_ = TfidfSpace(char, self.char_matrix_)
+            marked = [polar_stems(tokenize(text)) for text in answers]
+            self.polar_matrix_ = polar.fit(
+                [*(polar_stems(tokenize(text)) for text in material), *marked]
+            ).transform(marked)
+            self.polar_space_ = TfidfSpace(polar, self.polar_matrix_)
         except ValueError:  # nothing but stop words anywhere: neighbours can say nothing
             pass
         self.scores_ = np.asarray(scores, dtype=np.float64)
@@ -325,10 +344,13 @@ class NeighbourIndex:
         return self
 
     def _fit_kernel(self) -> None:
-        """The per-question kernel model, on the mean of word and character similarity (the
-        same blend as the similarity component; characters also see "not", a stop word)."""
+        """The per-question kernel model, on the mean of word similarity (negated stems
+        marked, see ``polar_stems``) and character similarity, the blend of the similarity
+        component."""
+        if self.polar_space_ is None:
+            return
         basis = basis_of(self.scores_.size)
-        words = sp.csr_matrix(self.word_matrix_)[basis]
+        words = sp.csr_matrix(self.polar_matrix_)[basis]
         chars = sp.csr_matrix(self.char_matrix_)[basis]
         similarities = ((words @ words.T).toarray() + (chars @ chars.T).toarray()) / 2
         self.kernel_ = KernelModel.fit(similarities, self.scores_[basis], basis)
@@ -340,9 +362,17 @@ class NeighbourIndex:
             return np.zeros(self.scores_.size)
         return similarities  # a fresh array: ``query`` may write into it
 
-    def query(self, answer: str, stems: Sequence[str], *, exclude: int | None = None) -> Neighbours:
+    def query(
+        self,
+        answer: str,
+        stems: Sequence[str],
+        *,
+        exclude: int | None = None,
+        polar: Sequence[str] | None = None,
+    ) -> Neighbours:
         """Neighbours of ``answer`` (text, and its content stems); ``exclude`` leaves one
-        graded answer out (itself, when graded answers are scored to train a calibration)."""
+        graded answer out (itself, when graded answers are scored to train a calibration);
+        ``polar``: its ``polar_stems``, if known."""
         scores = self.scores_
         if self.word_ is None or self.char_ is None or scores.size - (exclude is not None) <= 0:
             return Neighbours(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
@@ -353,7 +383,7 @@ class NeighbourIndex:
             self.char_space_,
             self.char_space_.char_wb_indices(answer, normalise, (3, 5)),
         )
-        kernel = self._kernel(word, char, exclude)
+        kernel = self._kernel(answer, polar, char, exclude)
         valid = np.ones(scores.size, dtype=bool)
         if exclude is not None:
             valid[exclude] = False
@@ -374,14 +404,21 @@ class NeighbourIndex:
             kernel=kernel,
         )
 
-    def _kernel(self, word: np.ndarray, char: np.ndarray, exclude: int | None) -> float:
+    def _kernel(
+        self, answer: str, polar: Sequence[str] | None, char: np.ndarray, exclude: int | None
+    ) -> float:
         """The kernel estimate from the similarities to every graded answer; for a graded
         answer left out, its exact leave-one-out estimate (what a new answer would get)."""
         model = self.kernel_
-        if model is None:
+        space = self.polar_space_
+        if model is None or space is None:
             return 0.0
         if exclude is not None:
             position = self._basis_position.get(exclude)
             if position is not None:
                 return float(model.loo[position])
+        if polar is None:
+            polar = polar_stems(tokenize(answer))
+        analyzer = StemAnalyzer(self.demoted, 2)
+        word = self._similarities(space, space.word_indices(analyzer(polar)))
         return model.predict((word[model.basis] + char[model.basis]) / 2)
