@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from service.scoring import Calibration, Grader, fit_calibration
+from service.scoring import Calibration, GradedAnswer, Grader, fit_calibration
 from service.scoring.calibration import CalibrationError
 from service.scoring.features import (
     NEIGHBOUR_FEATURES,
@@ -17,6 +17,7 @@ from service.scoring.features import (
     alignment_features,
 )
 from service.scoring.kernel import MAX_BASIS, KernelModel, basis_of
+from service.scoring.similarity import NEGATED, polar_stems
 from service.scoring.text import tokenize
 from tests.scoring.test_calibration import GRADED, auto_rubric, graded_grader
 
@@ -155,3 +156,28 @@ def test_a_neighbour_model_on_an_unknown_feature_list_is_refused() -> None:
     stored["neighbour"]["features"] = list(NEIGHBOUR_FEATURES[:-1])
     with pytest.raises(CalibrationError, match=r"neighbour\.features"):
         Calibration.from_dict(stored)
+
+
+def test_the_kernel_tells_a_negated_answer_from_the_plain_one() -> None:
+    # Word TF-IDF drops "not" (a stop word): without marking negated stems these answers
+    # would be the same to the word model.
+    graded = [
+        GradedAnswer("The bulb is in a closed path with the battery.", 2.0),
+        GradedAnswer("The bulb is in a closed path.", 2.0),
+        GradedAnswer("Bulb in closed path with battery.", 2.0),
+        GradedAnswer("The bulb is not in a closed path with the battery.", 0.0),
+        GradedAnswer("The bulb is not in a closed path.", 0.0),
+        GradedAnswer("Bulb not in closed path with battery.", 0.0),
+    ]
+    grader = Grader(auto_rubric(), graded=graded * 2)
+    plain = dict(grader.grade("The bulb is in a closed path with a battery.").components)
+    negated = dict(grader.grade("The bulb is not in a closed path with a battery.").components)
+    assert plain["neighbour_kernel"] > negated["neighbour_kernel"] + 0.3
+
+
+def test_negated_stems_are_marked_for_the_kernel_word_model() -> None:
+    plain = polar_stems(tokenize("The bulb is in a closed path."))
+    negated = polar_stems(tokenize("The bulb is not in a closed path."))
+    assert NEGATED + "bulb" not in negated  # "not" reaches forward only
+    assert set(negated) - set(plain) == {NEGATED + "close"}  # within the negation's reach
+    assert not set(plain) & {s for s in negated if s.startswith(NEGATED)}
