@@ -46,6 +46,8 @@ NEIGHBOUR_FEATURES_2_3: tuple[str, ...] = (
 NEIGHBOUR_FEATURES: tuple[str, ...] = (
     *NEIGHBOUR_FEATURES_2_3,
     "neighbour_kernel",  # the question's kernel ridge estimate over all its graded answers
+    "neighbour_kernel_words",  # the same on word similarity alone (negated stems marked)
+    "neighbour_kernel_chars",  # the same on character n-gram similarity alone
     # Alignment with the nearest reference answer: TF-IDF ignores "not" (a stop word), so
     # "the bulb is not in a closed path" looks like the reference "... is in a closed path".
     "negation_mismatch",  # 1 if exactly one of answer and reference contains a negation
@@ -156,6 +158,8 @@ def neighbour_features(
         "similarity_percentile": similarity_percentile,
         "coverage_percentile": coverage_percentile,
         "neighbour_kernel": neighbours.kernel,
+        "neighbour_kernel_words": neighbours.kernel_words,
+        "neighbour_kernel_chars": neighbours.kernel_chars,
         **alignment,
     }
 

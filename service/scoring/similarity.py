@@ -274,9 +274,13 @@ class Neighbours:
     char_mean: float  # the same mean, with character n-gram similarity
     high_similarity: float  # similarity to the nearest graded answer scoring above average
     low_similarity: float  # similarity to the nearest graded answer scoring below average
-    # The question's kernel ridge estimate over all its graded answers (``kernel``); 0 where
-    # there are too few. Defaulted so that code building the older six fields still works.
+    # The question's kernel ridge estimates over all its graded answers (``kernel``), on the
+    # blend of word (negated stems marked) and character similarity, on words only and on
+    # characters only; 0 where there are too few. Defaulted so that code building the older
+    # six fields still works.
     kernel: float = 0.0
+    kernel_words: float = 0.0
+    kernel_chars: float = 0.0
 
 
 def _nearest_mean(similarities: np.ndarray, scores: np.ndarray, k: int) -> tuple[float, int]:
@@ -322,7 +326,8 @@ class NeighbourIndex:
         self.word_: TfidfVectorizer | None = None
         self.char_: TfidfVectorizer | None = None
         self.polar_space_: TfidfSpace | None = None
-        self.kernel_: KernelModel | None = None
+        # Kernel models on the blend, the words and the characters (see ``Neighbours``).
+        self.kernels_: tuple[KernelModel, KernelModel, KernelModel] | None = None
         self._basis_position: dict[int, int] = {}
         try:
             self.word_matrix_ = word.fit([*material, *answers]).transform(answers)
@@ -344,16 +349,24 @@ class NeighbourIndex:
         return self
 
     def _fit_kernel(self) -> None:
-        """The per-question kernel model, on the mean of word similarity (negated stems
-        marked, see ``polar_stems``) and character similarity, the blend of the similarity
-        component."""
+        """The per-question kernel models: on the mean of word similarity (negated stems
+        marked, see ``polar_stems``) and character similarity (the blend of the similarity
+        component), and on each alone, so that the calibration can weigh words against
+        characters (separate estimates raised Beetle's train CV, 0.837 -> 0.841)."""
         if self.polar_space_ is None:
             return
         basis = basis_of(self.scores_.size)
         words = sp.csr_matrix(self.polar_matrix_)[basis]
         chars = sp.csr_matrix(self.char_matrix_)[basis]
-        similarities = ((words @ words.T).toarray() + (chars @ chars.T).toarray()) / 2
-        self.kernel_ = KernelModel.fit(similarities, self.scores_[basis], basis)
+        word_similarities = (words @ words.T).toarray()
+        char_similarities = (chars @ chars.T).toarray()
+        scores = self.scores_[basis]
+        blend = KernelModel.fit((word_similarities + char_similarities) / 2, scores, basis)
+        by_words = KernelModel.fit(word_similarities, scores, basis)
+        by_chars = KernelModel.fit(char_similarities, scores, basis)
+        if blend is None or by_words is None or by_chars is None:  # too few graded answers
+            return
+        self.kernels_ = (blend, by_words, by_chars)
         self._basis_position = {int(index): position for position, index in enumerate(basis)}
 
     def _similarities(self, space: TfidfSpace, indices: np.ndarray) -> np.ndarray:
@@ -383,7 +396,7 @@ class NeighbourIndex:
             self.char_space_,
             self.char_space_.char_wb_indices(answer, normalise, (3, 5)),
         )
-        kernel = self._kernel(answer, polar, char, exclude)
+        kernel, kernel_words, kernel_chars = self._kernel(answer, polar, char, exclude)
         valid = np.ones(scores.size, dtype=bool)
         if exclude is not None:
             valid[exclude] = False
@@ -402,23 +415,37 @@ class NeighbourIndex:
             high_similarity=float(max(0.0, word[high].max())) if high.any() else 0.0,
             low_similarity=float(max(0.0, word[low].max())) if low.any() else 0.0,
             kernel=kernel,
+            kernel_words=kernel_words,
+            kernel_chars=kernel_chars,
         )
 
     def _kernel(
         self, answer: str, polar: Sequence[str] | None, char: np.ndarray, exclude: int | None
-    ) -> float:
-        """The kernel estimate from the similarities to every graded answer; for a graded
-        answer left out, its exact leave-one-out estimate (what a new answer would get)."""
-        model = self.kernel_
+    ) -> tuple[float, float, float]:
+        """The kernel estimates (blend, words, characters) from the similarities to the
+        graded answers; for a graded answer left out, its exact leave-one-out estimates
+        (what a new answer would get)."""
+        kernels = self.kernels_
         space = self.polar_space_
-        if model is None or space is None:
-            return 0.0
+        if kernels is None or space is None:
+            return 0.0, 0.0, 0.0
+        blend, by_words, by_chars = kernels
         if exclude is not None:
             position = self._basis_position.get(exclude)
             if position is not None:
-                return float(model.loo[position])
+                return (
+                    float(blend.loo[position]),
+                    float(by_words.loo[position]),
+                    float(by_chars.loo[position]),
+                )
         if polar is None:
             polar = polar_stems(tokenize(answer))
         analyzer = StemAnalyzer(self.demoted, 2)
-        word = self._similarities(space, space.word_indices(analyzer(polar)))
-        return model.predict((word[model.basis] + char[model.basis]) / 2)
+        basis = blend.basis
+        word = self._similarities(space, space.word_indices(analyzer(polar)))[basis]
+        chars = char[basis]
+        return (
+            blend.predict((word + chars) / 2),
+            by_words.predict(word),
+            by_chars.predict(chars),
+        )

@@ -113,8 +113,14 @@ def test_training_rows_use_the_leave_one_out_kernel_estimate() -> None:
     # so the estimate is not simply its own grade read back.
     index = grader._neighbours
     assert index is not None
-    assert index.kernel_ is not None
-    assert column.tolist() == pytest.approx(index.kernel_.loo.tolist())
+    assert index.kernels_ is not None
+    for name, model in zip(
+        ("neighbour_kernel", "neighbour_kernel_words", "neighbour_kernel_chars"),
+        index.kernels_,
+        strict=True,
+    ):
+        column = x[:, NEIGHBOUR_FEATURES.index(name)]
+        assert column.tolist() == pytest.approx(model.loo.tolist())
     assert len(y) == 2 * len(GRADED)
 
 

@@ -131,6 +131,8 @@ _LEARNER_EXPORT_EXAMPLES: list[JsonValue] = [
                                 "similarity_percentile": 0.0,
                                 "coverage_percentile": 0.0,
                                 "neighbour_kernel": 0.0,
+                                "neighbour_kernel_words": 0.0,
+                                "neighbour_kernel_chars": 0.0,
                                 "negation_mismatch": 0.0,
                                 "polarity_flips": 0.0,
                                 "negation_difference": 0.0,
