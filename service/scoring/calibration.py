@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from service.scoring.confidence import ErrorProfile
-from service.scoring.features import BASE_FEATURES, NEIGHBOUR_FEATURES
+from service.scoring.features import BASE_FEATURES, NEIGHBOUR_FEATURE_VERSIONS, NEIGHBOUR_FEATURES
 from service.scoring.models import CalibrationError, LinearIsotonicModel
 
 __all__ = [
@@ -124,7 +124,11 @@ class Calibration:
         base = LinearIsotonicModel.from_dict(data.get("base"), features=BASE_FEATURES, field="base")
         neighbour = (
             LinearIsotonicModel.from_dict(
-                data["neighbour"], features=NEIGHBOUR_FEATURES, field="neighbour"
+                # Also the feature list of an older engine: the grader still measures
+                # those columns, so an old neighbour model predicts exactly as it did.
+                data["neighbour"],
+                features=NEIGHBOUR_FEATURE_VERSIONS,
+                field="neighbour",
             )
             if data.get("neighbour") is not None
             else None

@@ -32,6 +32,9 @@ from service.scoring.features import (
     BASE_FEATURES,
     MIN_NEIGHBOURS,
     NEIGHBOUR_FEATURES,
+    NO_ALIGNMENT,
+    Polarity,
+    alignment_features,
     base_features,
     feature_rows,
     neighbour_features,
@@ -60,6 +63,7 @@ from service.scoring.similarity import (
     NeighbourIndex,
     Neighbours,
     SimilarityScorer,
+    polar_stems,
 )
 from service.scoring.spelling import SpellingCorrector
 from service.scoring.text import Token, content_stems, content_tokens, tokenize
@@ -197,6 +201,8 @@ class Grader:
                 *(p for c in (*self.criteria, *self._terms) for p in c.spec.phrasings),
             ],
         )
+        # What the alignment features compare an answer with, per reference answer.
+        self._reference_polarity = tuple(Polarity.of(tokenize(r)) for r in references)
         self._neighbours: NeighbourIndex | None = None
         if self.graded:
             self._index_graded(material)
@@ -293,7 +299,9 @@ class Grader:
                 neighbours.mean if neighbours is not None else None,
             )
         if calibration.neighbour is not None and measured.neighbours is not None:
-            raw = float(calibration.neighbour.predict(feature_rows([features]))[0])
+            # The columns the model was fitted on (an older engine's model reads fewer).
+            neighbour = calibration.neighbour
+            raw = float(neighbour.predict(feature_rows([features], neighbour.features))[0])
         else:
             raw = float(calibration.base.predict(feature_rows([features], BASE_FEATURES))[0])
         # A validated calibration predicts within 0..1; this holds whatever it says.
@@ -450,7 +458,7 @@ class Grader:
         graded_count = len(self.graded) - (exclude is not None)
         if index is not None and graded_count >= MIN_NEIGHBOURS:
             raw_stems = [t.stem for t in tokens if not t.is_stop]  # uncorrected
-            neighbours = index.query(answer, raw_stems, exclude=exclude)
+            neighbours = index.query(answer, raw_stems, exclude=exclude, polar=polar_stems(tokens))
             scores = self._graded_scores
             graded_mean = (
                 float((scores.sum() - scores[exclude]) / graded_count)
@@ -462,10 +470,18 @@ class Grader:
                 graded_mean=graded_mean,
                 similarity_percentile=percentile(self._sorted_similarity, features["similarity"]),
                 coverage_percentile=percentile(self._sorted_coverage, features["term_coverage"]),
+                alignment=self._alignment(tokens, raw_stems),
             )
         else:
             features |= no_neighbour_features()
         return _Measured(matches, features, neighbours)
+
+    def _alignment(self, tokens: Sequence[Token], stems: Sequence[str]) -> dict[str, float]:
+        """``alignment_features`` against the reference nearest in words (none: zeros)."""
+        if self.similarity is None or not self._reference_polarity:
+            return dict(NO_ALIGNMENT)
+        nearest = self.similarity.nearest(stems)
+        return alignment_features(Polarity.of(tokens), self._reference_polarity[nearest])
 
 
 def _unit(value: float, what: str) -> float:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from service.scoring.similarity import Neighbours
+from service.scoring.text import Token, is_negator
 
 # Question-independent components, the inputs of a calibration model (all roughly 0..1).
 BASE_FEATURES: tuple[str, ...] = (
@@ -25,8 +27,10 @@ BASE_FEATURES: tuple[str, ...] = (
     "precision",  # share of the answer's words found in the question's material
     "question_overlap",  # share of the answer's words that only repeat the prompt
 )
-# Read only where the question has graded answers of its own.
-NEIGHBOUR_FEATURES: tuple[str, ...] = (
+# Read only where the question has graded answers of its own. This is the list of engine
+# 2.3 (a neighbour model stored then was fitted on exactly these columns, and keeps being
+# given exactly these); ``NEIGHBOUR_FEATURES`` extends it.
+NEIGHBOUR_FEATURES_2_3: tuple[str, ...] = (
     *BASE_FEATURES,
     "neighbour_mean",  # similarity-weighted mean score of the nearest graded answers
     "neighbour_top",  # score of the nearest graded answer
@@ -37,6 +41,23 @@ NEIGHBOUR_FEATURES: tuple[str, ...] = (
     "graded_mean",  # mean score of the question's graded answers
     "similarity_percentile",  # rank of the similarity among the graded answers'
     "coverage_percentile",  # rank of the term coverage among the graded answers'
+)
+# What a neighbour model fitted now reads.
+NEIGHBOUR_FEATURES: tuple[str, ...] = (
+    *NEIGHBOUR_FEATURES_2_3,
+    "neighbour_kernel",  # the question's kernel ridge estimate over all its graded answers
+    "neighbour_kernel_words",  # the same on word similarity alone (negated stems marked)
+    "neighbour_kernel_chars",  # the same on character n-gram similarity alone
+    # Alignment with the nearest reference answer: TF-IDF ignores "not" (a stop word), so
+    # "the bulb is not in a closed path" looks like the reference "... is in a closed path".
+    "negation_mismatch",  # 1 if exactly one of answer and reference contains a negation
+    "polarity_flips",  # share of the shared content words negated in one but not the other
+    "negation_difference",  # difference in negation words, answer vs. reference (0..1)
+)
+# Every neighbour feature list a stored calibration may have been fitted on.
+NEIGHBOUR_FEATURE_VERSIONS: tuple[tuple[str, ...], ...] = (
+    NEIGHBOUR_FEATURES,
+    NEIGHBOUR_FEATURES_2_3,
 )
 # The neighbour features alone (zero where a question has too few graded answers).
 _NEIGHBOUR_ONLY = NEIGHBOUR_FEATURES[len(BASE_FEATURES) :]
@@ -85,14 +106,47 @@ def base_features(
     }
 
 
+@dataclass(frozen=True, slots=True)
+class Polarity:
+    """What the alignment features read of a text: its negation words and which content
+    stems it has, plain or negated (a stem counts as negated if any occurrence is)."""
+
+    negations: int
+    stems: frozenset[str]
+    negated: frozenset[str]
+
+    @classmethod
+    def of(cls, tokens: Sequence[Token]) -> Polarity:
+        content = [t for t in tokens if not t.is_stop]
+        return cls(
+            negations=sum(is_negator(t.text) for t in tokens),
+            stems=frozenset(t.stem for t in content),
+            negated=frozenset(t.stem for t in content if t.negated),
+        )
+
+
+def alignment_features(answer: Polarity, reference: Polarity) -> dict[str, float]:
+    """Negation of the answer against its nearest reference answer (all 0..1)."""
+    shared = answer.stems & reference.stems
+    flips = len(shared & (answer.negated ^ reference.negated))
+    return {
+        "negation_mismatch": float((answer.negations > 0) != (reference.negations > 0)),
+        "polarity_flips": flips / len(shared) if shared else 0.0,
+        # Halved and capped: one extra "not" is the usual contradiction, two saturate it.
+        "negation_difference": min(1.0, abs(answer.negations - reference.negations) / 2),
+    }
+
+
 def neighbour_features(
     neighbours: Neighbours,
     *,
     graded_mean: float,
     similarity_percentile: float,
     coverage_percentile: float,
+    alignment: Mapping[str, float],
 ) -> dict[str, float]:
-    """The neighbour features (``NEIGHBOUR_FEATURES`` after the base ones) of one answer."""
+    """The neighbour features (``NEIGHBOUR_FEATURES`` after the base ones) of one answer;
+    ``alignment``: its ``alignment_features`` (all zero for a question without references)."""
     return {
         "neighbour_mean": neighbours.mean,
         "neighbour_top": neighbours.top,
@@ -103,7 +157,18 @@ def neighbour_features(
         "graded_mean": graded_mean,
         "similarity_percentile": similarity_percentile,
         "coverage_percentile": coverage_percentile,
+        "neighbour_kernel": neighbours.kernel,
+        "neighbour_kernel_words": neighbours.kernel_words,
+        "neighbour_kernel_chars": neighbours.kernel_chars,
+        **alignment,
     }
+
+
+NO_ALIGNMENT: dict[str, float] = {
+    "negation_mismatch": 0.0,
+    "polarity_flips": 0.0,
+    "negation_difference": 0.0,
+}
 
 
 def no_neighbour_features() -> dict[str, float]:

@@ -106,12 +106,13 @@ class LinearIsotonicModel:
         cls,
         data: Any,
         *,
-        features: Sequence[str] | None = None,
+        features: Sequence[str] | Sequence[Sequence[str]] | None = None,
         field: str = "",
     ) -> LinearIsotonicModel:
         """Restore and validate a model; ``features``: the names it must have been fitted
-        on, in order. Anything that could make ``predict`` give a non-finite or
-        out-of-range score raises ``CalibrationError`` naming the field."""
+        on, in order (or several such lists, any of which will do). Anything that could
+        make ``predict`` give a non-finite or out-of-range score raises ``CalibrationError``
+        naming the field."""
         prefix = f"{field}." if field else ""
         if not isinstance(data, Mapping):
             raise CalibrationError("must be an object", field=field or None)
@@ -125,7 +126,7 @@ class LinearIsotonicModel:
         names = data.get("features")
         if not isinstance(names, list) or not all(isinstance(f, str) for f in names):
             raise CalibrationError("must be a list of feature names", field=prefix + "features")
-        if features is not None and tuple(names) != tuple(features):
+        if features is not None and tuple(names) not in versions(features):
             raise CalibrationError(
                 "calibration was fitted on other features; refit it", field=prefix + "features"
             )
@@ -150,6 +151,13 @@ class LinearIsotonicModel:
         if not all(0.0 <= v <= 1.0 for v in iso_y):
             raise CalibrationError("every value must be within 0..1", field=prefix + "iso_y")
         return cls(tuple(names), mean, scale, coef, intercept, iso_x, iso_y)
+
+
+def versions(features: Sequence[str] | Sequence[Sequence[str]]) -> set[tuple[str, ...]]:
+    """The accepted feature lists: one list of names, or several."""
+    if all(isinstance(name, str) for name in features):
+        return {tuple(str(name) for name in features)}
+    return {tuple(names) for names in features}
 
 
 def _numbers(value: Any, field: str, *, length: int | None = None) -> tuple[float, ...]:

@@ -24,7 +24,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from service.scoring.text import content_stems, normalise
+from service.scoring.kernel import KernelModel, basis_of
+from service.scoring.text import Token, content_stems, normalise, tokenize
 
 
 class StemAnalyzer:
@@ -200,6 +201,11 @@ class SimilarityScorer:
         # Rows are L2-normalised, so cosine similarity is a dot product.
         return _best(self.space_.similarities(self.space_.word_indices(self.analyzer_(answer))))
 
+    def nearest(self, answer: str | Sequence[str]) -> int:
+        """Index of the most similar reference (the first on a tie or with no known word)."""
+        similarities = self.space_.similarities(self.space_.word_indices(self.analyzer_(answer)))
+        return 0 if similarities is None else int(np.argmax(similarities))
+
     def transform_score(self, answer: str | Sequence[str]) -> float:
         """``score`` through ``TfidfVectorizer.transform``: the reference for equivalence
         tests and benchmarks, not for serving."""
@@ -248,6 +254,16 @@ class CharSimilarityScorer:
         return float(min(1.0, max(0.0, similarities.max())))
 
 
+# Prefix of a stem read under a negation ("not closed" -> NEGATED + "close").
+NEGATED = "not_"
+
+
+def polar_stems(tokens: Sequence[Token]) -> list[str]:
+    """Content stems with negated ones marked, so that "not in a closed path" and "in a
+    closed path" share no feature where they disagree (TF-IDF drops "not", a stop word)."""
+    return [NEGATED + t.stem if t.negated else t.stem for t in tokens if not t.is_stop]
+
+
 @dataclass(frozen=True, slots=True)
 class Neighbours:
     """What the nearest instructor-graded answers say about an answer (scores in 0..1)."""
@@ -258,6 +274,13 @@ class Neighbours:
     char_mean: float  # the same mean, with character n-gram similarity
     high_similarity: float  # similarity to the nearest graded answer scoring above average
     low_similarity: float  # similarity to the nearest graded answer scoring below average
+    # The question's kernel ridge estimates over all its graded answers (``kernel``), on the
+    # blend of word (negated stems marked) and character similarity, on words only and on
+    # characters only; 0 where there are too few. Defaulted so that code building the older
+    # six fields still works.
+    kernel: float = 0.0
+    kernel_words: float = 0.0
+    kernel_chars: float = 0.0
 
 
 def _nearest_mean(similarities: np.ndarray, scores: np.ndarray, k: int) -> tuple[float, int]:
@@ -297,8 +320,15 @@ class NeighbourIndex:
             sublinear_tf=True,
             dtype=np.float64,
         )
+        polar = TfidfVectorizer(
+            analyzer=StemAnalyzer(self.demoted, 2), sublinear_tf=True, dtype=np.float64
+        )
         self.word_: TfidfVectorizer | None = None
         self.char_: TfidfVectorizer | None = None
+        self.polar_space_: TfidfSpace | None = None
+        # Kernel models on the blend, the words and the characters (see ``Neighbours``).
+        self.kernels_: tuple[KernelModel, KernelModel, KernelModel] | None = None
+        self._basis_position: dict[int, int] = {}
         try:
             self.word_matrix_ = word.fit([*material, *answers]).transform(answers)
             self.word_ = word
@@ -306,10 +336,38 @@ class NeighbourIndex:
             self.char_ = char
             self.word_space_ = TfidfSpace(word, self.word_matrix_)
             self.char_space_ = TfidfSpace(char, self.char_matrix_)
+            marked = [polar_stems(tokenize(text)) for text in answers]
+            self.polar_matrix_ = polar.fit(
+                [*(polar_stems(tokenize(text)) for text in material), *marked]
+            ).transform(marked)
+            self.polar_space_ = TfidfSpace(polar, self.polar_matrix_)
         except ValueError:  # nothing but stop words anywhere: neighbours can say nothing
             pass
         self.scores_ = np.asarray(scores, dtype=np.float64)
+        if self.word_ is not None and self.char_ is not None:
+            self._fit_kernel()
         return self
+
+    def _fit_kernel(self) -> None:
+        """The per-question kernel models: on the mean of word similarity (negated stems
+        marked, see ``polar_stems``) and character similarity (the blend of the similarity
+        component), and on each alone, so that the calibration can weigh words against
+        characters (separate estimates raised Beetle's train CV, 0.837 -> 0.841)."""
+        if self.polar_space_ is None:
+            return
+        basis = basis_of(self.scores_.size)
+        words = sp.csr_matrix(self.polar_matrix_)[basis]
+        chars = sp.csr_matrix(self.char_matrix_)[basis]
+        word_similarities = (words @ words.T).toarray()
+        char_similarities = (chars @ chars.T).toarray()
+        scores = self.scores_[basis]
+        blend = KernelModel.fit((word_similarities + char_similarities) / 2, scores, basis)
+        by_words = KernelModel.fit(word_similarities, scores, basis)
+        by_chars = KernelModel.fit(char_similarities, scores, basis)
+        if blend is None or by_words is None or by_chars is None:  # too few graded answers
+            return
+        self.kernels_ = (blend, by_words, by_chars)
+        self._basis_position = {int(index): position for position, index in enumerate(basis)}
 
     def _similarities(self, space: TfidfSpace, indices: np.ndarray) -> np.ndarray:
         similarities = space.similarities(indices)
@@ -317,9 +375,17 @@ class NeighbourIndex:
             return np.zeros(self.scores_.size)
         return similarities  # a fresh array: ``query`` may write into it
 
-    def query(self, answer: str, stems: Sequence[str], *, exclude: int | None = None) -> Neighbours:
+    def query(
+        self,
+        answer: str,
+        stems: Sequence[str],
+        *,
+        exclude: int | None = None,
+        polar: Sequence[str] | None = None,
+    ) -> Neighbours:
         """Neighbours of ``answer`` (text, and its content stems); ``exclude`` leaves one
-        graded answer out (itself, when graded answers are scored to train a calibration)."""
+        graded answer out (itself, when graded answers are scored to train a calibration);
+        ``polar``: its ``polar_stems``, if known."""
         scores = self.scores_
         if self.word_ is None or self.char_ is None or scores.size - (exclude is not None) <= 0:
             return Neighbours(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
@@ -330,6 +396,7 @@ class NeighbourIndex:
             self.char_space_,
             self.char_space_.char_wb_indices(answer, normalise, (3, 5)),
         )
+        kernel, kernel_words, kernel_chars = self._kernel(answer, polar, char, exclude)
         valid = np.ones(scores.size, dtype=bool)
         if exclude is not None:
             valid[exclude] = False
@@ -347,4 +414,38 @@ class NeighbourIndex:
             char_mean=char_mean,
             high_similarity=float(max(0.0, word[high].max())) if high.any() else 0.0,
             low_similarity=float(max(0.0, word[low].max())) if low.any() else 0.0,
+            kernel=kernel,
+            kernel_words=kernel_words,
+            kernel_chars=kernel_chars,
+        )
+
+    def _kernel(
+        self, answer: str, polar: Sequence[str] | None, char: np.ndarray, exclude: int | None
+    ) -> tuple[float, float, float]:
+        """The kernel estimates (blend, words, characters) from the similarities to the
+        graded answers; for a graded answer left out, its exact leave-one-out estimates
+        (what a new answer would get)."""
+        kernels = self.kernels_
+        space = self.polar_space_
+        if kernels is None or space is None:
+            return 0.0, 0.0, 0.0
+        blend, by_words, by_chars = kernels
+        if exclude is not None:
+            position = self._basis_position.get(exclude)
+            if position is not None:
+                return (
+                    float(blend.loo[position]),
+                    float(by_words.loo[position]),
+                    float(by_chars.loo[position]),
+                )
+        if polar is None:
+            polar = polar_stems(tokenize(answer))
+        analyzer = StemAnalyzer(self.demoted, 2)
+        basis = blend.basis
+        word = self._similarities(space, space.word_indices(analyzer(polar)))[basis]
+        chars = char[basis]
+        return (
+            blend.predict((word + chars) / 2),
+            by_words.predict(word),
+            by_chars.predict(chars),
         )
