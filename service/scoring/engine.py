@@ -72,7 +72,7 @@ from service.scoring.validation import check_reference_covers_criteria, validate
 
 # Bump whenever any output of ``Grader.grade`` can change for the same rubric and answer:
 # stored results carry it, so old and new scores can always be told apart.
-ENGINE_VERSION = "2.3.0"
+ENGINE_VERSION = "2.4.0"
 
 
 def round_to_step(value: float, step: float) -> float:

@@ -15,7 +15,7 @@ router = APIRouter(prefix="/v1/exports", tags=["exports"], responses=AUTH_ERRORS
 CSV_EXAMPLE = (
     ",".join(export_service.COLUMNS) + "\r\n"
     "807168fa-372a-44af-b1fb-402838885c49,photosynthesis-1,moodle-user-4821,"
-    "2026-12-02T15:08:37.179698+00:00,scored,4.0,5.0,5.0,True,False,2,2.3.0,"
+    "2026-12-02T15:08:37.179698+00:00,scored,4.0,5.0,5.0,True,False,2,2.4.0,"
     '"Plants make glucose and oxygen from carbon dioxide and water, using light energy."\r\n'
 )
 

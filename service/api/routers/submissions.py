@@ -228,7 +228,7 @@ _BATCH_RESULT_EXAMPLES: list[JsonValue] = [
                         "missed": [],
                         "advisories": [],
                         "rubric_version": 2,
-                        "scorer_version": "2.3.0",
+                        "scorer_version": "2.4.0",
                         "scored_at": "2026-12-02T15:08:37.242897Z",
                     },
                     "feedback_url": "https://grader.riverside.example/v1/feedback/b3B0ebLGRgSeaMukmClFxaerEvHTcKHoecoC_FejO1s",

@@ -99,7 +99,7 @@ _LEARNER_EXPORT_EXAMPLES: list[JsonValue] = [
                         "id": 1,
                         "created_at": "2026-12-02T15:08:37.181004Z",
                         "rubric_version": 2,
-                        "engine_version": "2.3.0",
+                        "engine_version": "2.4.0",
                         "points": 5.0,
                         "max_points": 5.0,
                         "score": 1.0,

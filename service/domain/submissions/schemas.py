@@ -222,7 +222,7 @@ _STUDENT_RESULT_EXAMPLE: JsonValue = {
     "missed": [],
     "advisories": [],
     "rubric_version": 2,
-    "scorer_version": "2.3.0",
+    "scorer_version": "2.4.0",
     "scored_at": "2026-12-02T15:08:37.181004Z",
 }
 
@@ -285,7 +285,7 @@ _SUBMISSION_READ_EXAMPLES: list[JsonValue] = [
             ],
             "summary": "You scored 5 out of 5 and covered 1 of 1 key ideas.",
             "rubric_version": 2,
-            "scorer_version": "2.3.0",
+            "scorer_version": "2.4.0",
             "scored_at": "2026-12-02T15:08:37.181004Z",
         },
         "feedback_url": None,
@@ -424,7 +424,7 @@ _SUBMISSION_PAGE_EXAMPLES: list[JsonValue] = [
                     ],
                     "summary": "You scored 3.5 out of 5 and covered 1 of 1 key ideas.",
                     "rubric_version": 2,
-                    "scorer_version": "2.3.0",
+                    "scorer_version": "2.4.0",
                     "scored_at": "2026-12-02T15:08:37.242897Z",
                 },
                 "feedback_url": None,
