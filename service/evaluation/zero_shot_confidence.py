@@ -118,7 +118,10 @@ def uniform_error(reported: np.ndarray, low: np.ndarray, high: np.ndarray) -> np
     inside = np.clip(reported, low, high)
     spread = np.where(width > 0, width, 1.0)
     within = ((inside - low) ** 2 + (high - inside) ** 2) / (2 * spread)
-    return np.where(width > 0, within + np.abs(reported - inside), np.abs(reported - low))
+    error: np.ndarray = np.where(
+        width > 0, within + np.abs(reported - inside), np.abs(reported - low)
+    )
+    return error
 
 
 def fit_profile(datasets: Sequence[Scored]) -> tuple[LinearIsotonicModel, float]:
