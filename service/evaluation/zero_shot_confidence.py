@@ -11,9 +11,9 @@ of the 20 % least confident answers to the rest's, ``aurc``, the error kept afte
 teacher). Nothing here changes a score or the service's confidence; it is the evidence for
 keeping or replacing the rule.
 
-The alternatives were fixed before any figure was seen, from the signals the calibrated error
-profile reads (``confidence.signal_rows``: position 4p(1-p), closeness to a rounding boundary,
-range of the score, keyword coverage and similarity), combined without fitted weights:
+The alternatives come from the signals the calibrated error profile reads
+(``confidence.signal_rows``: position 4p(1-p), closeness to a rounding boundary, range of the
+score, keyword coverage and similarity), combined without fitted weights:
 
 * ``position`` and ``disagreement`` alone; their mean; the mean of all three signals; their
   maximum (a score is doubtful when *either* says so);
