@@ -9,7 +9,10 @@
 * ``language``: the language check (``other_language``): its false flags on every answer
   of the English datasets, and what it finds in ``tests/data/non_english_answers.jsonl``
   (its cost, next to the detector it replaced, is ``python -m bench.language``).
-* ``confidence``: whether low confidence finds the large errors (risk-coverage).
+* ``confidence``: whether low confidence finds the large errors (risk-coverage), with the
+  calibration's error profile and with the rule.
+* ``zero_shot_confidence``: grade-free alternatives to the rule for questions without a
+  calibration, each held out (the error profile leave-one-dataset-out).
 
 The engine's agreement with human graders is measured by ``service.evaluate``, whose dataset
 loading and grader building these modules import rather than repeat.
