@@ -24,12 +24,7 @@ from typing import Any
 import numpy as np
 
 from service.scoring.confidence import ErrorProfile
-from service.scoring.features import (
-    BASE_FEATURE_VERSIONS,
-    BASE_FEATURES,
-    NEIGHBOUR_FEATURE_VERSIONS,
-    NEIGHBOUR_FEATURES,
-)
+from service.scoring.features import BASE_FEATURES, NEIGHBOUR_FEATURE_VERSIONS, NEIGHBOUR_FEATURES
 from service.scoring.models import CalibrationError, LinearIsotonicModel
 
 __all__ = [
@@ -126,12 +121,7 @@ class Calibration:
         n_examples = data.get("n_examples")
         if isinstance(n_examples, bool) or not isinstance(n_examples, int) or n_examples < 0:
             raise CalibrationError("must be a whole number, 0 or more", field="n_examples")
-        base = LinearIsotonicModel.from_dict(
-            # As for the neighbour model: an older engine's base model keeps its columns.
-            data.get("base"),
-            features=BASE_FEATURE_VERSIONS,
-            field="base",
-        )
+        base = LinearIsotonicModel.from_dict(data.get("base"), features=BASE_FEATURES, field="base")
         neighbour = (
             LinearIsotonicModel.from_dict(
                 # Also the feature list of an older engine: the grader still measures

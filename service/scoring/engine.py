@@ -161,8 +161,6 @@ class Grader:
         self._reference_length = (
             float(np.mean([len(content_tokens(r)) for r in references])) if references else 0.0
         )
-        # Uncorrected: a reference answer is taken as written.
-        self._reference_stems = tuple(content_stems(r) for r in references)
         self.similarity: SimilarityScorer | None = None
         self.char_similarity: CharSimilarityScorer | None = None
         if references:
@@ -305,9 +303,7 @@ class Grader:
             neighbour = calibration.neighbour
             raw = float(neighbour.predict(feature_rows([features], neighbour.features))[0])
         else:
-            # Likewise the columns of the base model (an older engine's reads fewer).
-            base = calibration.base
-            raw = float(base.predict(feature_rows([features], base.features))[0])
+            raw = float(calibration.base.predict(feature_rows([features], BASE_FEATURES))[0])
         # A validated calibration predicts within 0..1; this holds whatever it says.
         return "calibrated", _unit(raw, "calibrated score")
 
@@ -322,7 +318,7 @@ class Grader:
             neighbours = calibration.neighbour is not None and measured.neighbours is not None
             base_predicted = None
             if neighbours:
-                base_row = feature_rows([measured.features], calibration.base.features)
+                base_row = feature_rows([measured.features], BASE_FEATURES)
                 base_predicted = float(calibration.base.predict(base_row)[0])
             expected = calibration.error.expected_error(
                 predicted,
@@ -438,7 +434,6 @@ class Grader:
             known=self._speller.known_stems,
             demoted=self._demoted,
             reference_length=self._reference_length,
-            references=self._reference_stems,
         )
         return matches, features
 

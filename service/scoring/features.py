@@ -13,15 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from rapidfuzz.distance import LCSseq
 
 from service.scoring.similarity import Neighbours
 from service.scoring.text import Token, is_negator
 
 # Question-independent components, the inputs of a calibration model (all roughly 0..1).
-# This is the list of engine 2.4: a base model stored then was fitted on exactly these
-# columns and keeps being given exactly these; ``BASE_FEATURES`` extends it.
-BASE_FEATURES_2_4: tuple[str, ...] = (
+BASE_FEATURES: tuple[str, ...] = (
     "keyword_coverage",  # weighted share of the rubric's criteria met
     "term_coverage",  # weighted share of the best-covered reference answer's key words
     "similarity",  # word TF-IDF similarity to the nearest reference (square-root scale)
@@ -30,23 +27,11 @@ BASE_FEATURES_2_4: tuple[str, ...] = (
     "precision",  # share of the answer's words found in the question's material
     "question_overlap",  # share of the answer's words that only repeat the prompt
 )
-# What a base model fitted now reads. The extra feature compares the answer with its
-# best-matching reference answer word by word, so it needs no statistics from the
-# question's graded answers and carries over to an unseen question.
-BASE_FEATURES: tuple[str, ...] = (
-    *BASE_FEATURES_2_4,
-    # Longest common subsequence of content stems over the longer sequence: word order,
-    # which bag-of-words TF-IDF cannot see ("A causes B" vs. "B causes A"), and the
-    # stems in one reference's order rather than scattered over several.
-    "sequence_similarity",
-)
-# Every base feature list a stored calibration may have been fitted on.
-BASE_FEATURE_VERSIONS: tuple[tuple[str, ...], ...] = (BASE_FEATURES, BASE_FEATURES_2_4)
 # Read only where the question has graded answers of its own. This is the list of engine
 # 2.3 (a neighbour model stored then was fitted on exactly these columns, and keeps being
 # given exactly these); ``NEIGHBOUR_FEATURES`` extends it.
 NEIGHBOUR_FEATURES_2_3: tuple[str, ...] = (
-    *BASE_FEATURES_2_4,
+    *BASE_FEATURES,
     "neighbour_mean",  # similarity-weighted mean score of the nearest graded answers
     "neighbour_top",  # score of the nearest graded answer
     "neighbour_similarity",  # similarity to it
@@ -57,8 +42,8 @@ NEIGHBOUR_FEATURES_2_3: tuple[str, ...] = (
     "similarity_percentile",  # rank of the similarity among the graded answers'
     "coverage_percentile",  # rank of the term coverage among the graded answers'
 )
-# The list of engine 2.4 (stored neighbour models of then read exactly these).
-NEIGHBOUR_FEATURES_2_4: tuple[str, ...] = (
+# What a neighbour model fitted now reads.
+NEIGHBOUR_FEATURES: tuple[str, ...] = (
     *NEIGHBOUR_FEATURES_2_3,
     "neighbour_kernel",  # the question's kernel ridge estimate over all its graded answers
     "neighbour_kernel_words",  # the same on word similarity alone (negated stems marked)
@@ -69,16 +54,9 @@ NEIGHBOUR_FEATURES_2_4: tuple[str, ...] = (
     "polarity_flips",  # share of the shared content words negated in one but not the other
     "negation_difference",  # difference in negation words, answer vs. reference (0..1)
 )
-# What a neighbour model fitted now reads: the base features first (``training_data``
-# slices them off the front), then the neighbour ones.
-NEIGHBOUR_FEATURES: tuple[str, ...] = (
-    *BASE_FEATURES,
-    *NEIGHBOUR_FEATURES_2_4[len(BASE_FEATURES_2_4) :],
-)
 # Every neighbour feature list a stored calibration may have been fitted on.
 NEIGHBOUR_FEATURE_VERSIONS: tuple[tuple[str, ...], ...] = (
     NEIGHBOUR_FEATURES,
-    NEIGHBOUR_FEATURES_2_4,
     NEIGHBOUR_FEATURES_2_3,
 )
 # The neighbour features alone (zero where a question has too few graded answers).
@@ -107,12 +85,10 @@ def base_features(
     known: frozenset[str],
     demoted: frozenset[str],
     reference_length: float,
-    references: Sequence[Sequence[str]] = (),
 ) -> dict[str, float]:
     """The ``BASE_FEATURES`` of one answer. ``stems``: its content stems (spelling
     corrected); ``known``: the stems of the question's material; ``demoted``: the prompt's;
-    ``reference_length``: mean content words of the references (0 if there are none);
-    ``references``: each reference answer's content stems."""
+    ``reference_length``: mean content words of the references (0 if there are none)."""
     n = len(stems)
     own = [s for s in stems if s not in demoted]
     return {
@@ -127,17 +103,7 @@ def base_features(
         ),
         "precision": sum(map(known.__contains__, own)) / len(own) if own else 0.0,
         "question_overlap": (n - len(own)) / n if n else 0.0,
-        "sequence_similarity": max(
-            (sequence_similarity(stems, r) for r in references), default=0.0
-        ),
     }
-
-
-def sequence_similarity(stems: Sequence[str], reference: Sequence[str]) -> float:
-    """Longest common subsequence of the two stem sequences over the longer one (0..1)."""
-    if not stems or not reference:
-        return 0.0
-    return float(LCSseq.normalized_similarity(list(stems), list(reference)))
 
 
 @dataclass(frozen=True, slots=True)
