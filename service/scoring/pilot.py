@@ -99,7 +99,10 @@ def next_to_grade(
     if not pool:
         return None
     done = [c for c in candidates if c.index in graded]
-    scores = np.where(_in_stratum(pool, done), _priority(pool, done, graded), -np.inf)
+    # Only the stratum's candidates can be chosen, so only their gains are computed.
+    stratum = np.flatnonzero(_in_stratum(pool, done))
+    scores = np.full(len(pool), -np.inf)
+    scores[stratum] = _priority(pool, done, graded, stratum)
     # Ties (e.g. identical answers) broken by a seeded order, so equal inputs stay equal.
     order = np.random.default_rng(seed).permutation(len(pool))
     best = max(range(len(pool)), key=lambda i: (round(float(scores[i]), 9), -int(order[i])))
@@ -144,9 +147,13 @@ def _positions(items: Sequence[Candidate]) -> np.ndarray:
 
 
 def _priority(
-    pool: Sequence[Candidate], done: Sequence[Candidate], graded: Mapping[int, float]
+    pool: Sequence[Candidate],
+    done: Sequence[Candidate],
+    graded: Mapping[int, float],
+    among: np.ndarray,
 ) -> np.ndarray:
-    """Higher is more useful to grade next: the gain in weighted coverage of all answers.
+    """Higher is more useful to grade next: the gain in weighted coverage of all answers,
+    for the pool candidates at the indices ``among`` (in that order).
 
     Coverage is the facility-location objective ``sum_i w_i * max_{g graded} sim(i, g)``:
     every answer should have a graded answer like it (a calibration learns the teacher's
@@ -184,9 +191,10 @@ def _priority(
         total = near.sum(axis=1)
         local = np.abs(near @ residual) / np.maximum(total, 1e-9)
         weights = weights + np.where(total > 1e-9, local, 0.0)
+    wanted = points.take(among)
     gains = [
         (np.maximum(_similarity(chunk, points, g, groups, width) - best[None, :], 0.0) @ weights)
-        for chunk, g in zip(points.chunks(len(pool)), _chunks(groups[: len(pool)]), strict=True)
+        for chunk, g in zip(wanted.chunks(len(among)), _chunks(groups[among]), strict=True)
     ]
     return np.asarray(np.concatenate(gains), dtype=np.float64)
 
@@ -202,6 +210,10 @@ class _Points:
     def rows(self, start: int, stop: int) -> _Points:
         text = self.text[start:stop] if self.text is not None else None
         return _Points(self.machine[start:stop], text)
+
+    def take(self, indices: np.ndarray) -> _Points:
+        text = self.text[indices] if self.text is not None else None
+        return _Points(self.machine[indices], text)
 
     def chunks(self, stop: int, size: int = 256) -> list[_Points]:
         """Row blocks of the first ``stop`` points (pairwise arrays stay size x all)."""
