@@ -82,9 +82,7 @@ def ranking(
     """The figures of one confidence (see the module docstring); ``error``: per answer, as a
     share of the maximum points; ``points``: the same errors in points, if they differ."""
     n = len(error)
-    low = LOW_SHARE * n
-    error_low = removed_error_sum(confidence, error, low) / low if low else float("nan")
-    error_rest = kept_error(confidence, error, LOW_SHARE)
+    error_low, error_rest = _low_and_rest(confidence, error)
     # Risk at coverage c: mean error of the c most confident answers.
     aurc = float(np.mean([kept_error(confidence, error, 1.0 - c) for c in _AURC_GRID]))
     return {
@@ -101,10 +99,17 @@ def ranking(
     }
 
 
-def _ratio(confidence: np.ndarray, error: np.ndarray) -> float:
+def _low_and_rest(confidence: np.ndarray, error: np.ndarray) -> tuple[float, float]:
+    """Mean error of the ``LOW_SHARE`` least confident answers (NaN without answers) and
+    of the rest."""
     low = LOW_SHARE * len(error)
-    rest = kept_error(confidence, error, LOW_SHARE)
-    return removed_error_sum(confidence, error, low) / low / rest if low and rest else float("nan")
+    error_low = removed_error_sum(confidence, error, low) / low if low else float("nan")
+    return error_low, kept_error(confidence, error, LOW_SHARE)
+
+
+def _ratio(confidence: np.ndarray, error: np.ndarray) -> float:
+    error_low, error_rest = _low_and_rest(confidence, error)
+    return error_low / error_rest if error_rest else float("nan")
 
 
 def score_both(
