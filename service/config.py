@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     # Fitted graders kept in memory, keyed by rubric hash and engine version.
     grader_cache_size: int = Field(default=256, ge=1)
+    # How long an authenticated key is remembered per process (0 turns it off). A key revoked
+    # in another process stops working here after at most this long; here, at once.
+    key_cache_seconds: float = Field(default=0.5, ge=0, le=1.0)
     # Public address of the service, for the students' feedback URLs (default: the address
     # the request came in on; set it behind a proxy).
     public_base_url: str | None = None

@@ -46,6 +46,7 @@ from service.api.routers import (
 from service.api.routers.common import document_problem_responses
 from service.config import Settings, get_settings, split_list
 from service.db.session import make_engine, make_sessionmaker, session_scope
+from service.domain.keys import cache as key_cache
 from service.domain.keys import service as key_service
 from service.domain.organizations import service as organization_service
 from service.domain.rubrics import service as rubric_service
@@ -168,6 +169,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pool_timeout=settings.db_pool_timeout_seconds,
         )
         factory = make_sessionmaker(engine)
+        key_cache.attach(factory, app.state.key_cache)
         app.state.engine = engine
         app.state.sessionmaker = factory
         app.state.read_sessionmaker = make_sessionmaker(engine, read_only=True)
@@ -195,6 +197,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = _make_app(settings, lifespan)
     app.state.settings = settings
     app.state.graders = GraderCache(settings.grader_cache_size)
+    app.state.key_cache = key_cache.KeyCache(settings.key_cache_seconds)
     app.state.rubrics_loaded = False
     app.state.rate_limiter = build_limiter(settings)
     install_problem_handlers(app)

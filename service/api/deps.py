@@ -14,6 +14,7 @@ from service.config import Settings
 from service.db.session import session_scope
 from service.domain.access.principal import Principal, Role
 from service.domain.keys import service as key_service
+from service.domain.keys.cache import KeyCache
 from service.domain.rubrics.service import GraderCache
 from service.errors import Forbidden, Unauthorized
 
@@ -55,26 +56,27 @@ def get_principal(
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The caller, resolved once per request: its organisation, role and courses.
+    """The caller, resolved once per request: its organisation, role and courses (kept for
+    under a second per key, see service/domain/keys/cache.py).
 
     Rate limited per key (429 with Retry-After). An address that has sent too many unknown
     keys is refused before the lookup, so the endpoint is not an unlimited oracle for
     guessing keys.
     """
     presented = credentials.credentials if credentials else None
+    cache: KeyCache | None = getattr(request.app.state, "key_cache", None)
     limiter = limiter_of(request)
     if limiter is None:
-        row = key_service.authenticate(session, presented)
-    else:
-        address = client_address(request)
-        limiter.check_address(address)
-        try:
-            row = key_service.authenticate(session, presented)
-        except Unauthorized:
-            limiter.record_failure(address)
-            raise
-        limiter.hit_key(row)
-    return key_service.principal_for(session, row)
+        return key_service.resolve(session, presented, cache)
+    address = client_address(request)
+    limiter.check_address(address)
+    try:
+        principal = key_service.resolve(session, presented, cache)
+    except Unauthorized:
+        limiter.record_failure(address)
+        raise
+    limiter.hit_key(principal)
+    return principal
 
 
 def require_role(*roles: Role) -> Callable[[Principal], Principal]:

@@ -28,7 +28,7 @@ from limits.strategies import SlidingWindowCounterRateLimiter
 from service import observability
 from service.api.problems import problem_response
 from service.config import Settings
-from service.db.models import ApiKey
+from service.domain.access.principal import Principal, Role
 from service.errors import NotFound
 
 log = logging.getLogger(__name__)
@@ -84,16 +84,18 @@ class RateLimiter:
             storage_from_string(storage_uri, **options)
         )
 
-    def limits_for(self, principal: ApiKey) -> tuple[RateLimitItem, ...]:
-        return self.policy.integration if principal.role == "integration" else self.policy.default
+    def limits_for(self, principal: Principal) -> tuple[RateLimitItem, ...]:
+        if principal.role is Role.INTEGRATION:
+            return self.policy.integration
+        return self.policy.default
 
-    def hit_key(self, principal: ApiKey, *, cost: int = 1) -> None:
+    def hit_key(self, principal: Principal, *, cost: int = 1) -> None:
         """Count ``cost`` hits for this key; ``RateLimitExceeded`` once its budget is spent.
 
         All or nothing: a cost that does not fit the remaining budget of every limit is
         refused whole and consumes nothing.
         """
-        identifiers = ("key", str(principal.id))
+        identifiers = ("key", str(principal.key_id))
         items = self.limits_for(principal)
         if cost > 1:
             for item in items:
@@ -166,7 +168,7 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def charge_items(request: Request, principal: ApiKey, items: int) -> None:
+def charge_items(request: Request, principal: Principal, items: int) -> None:
     """A request carrying ``items`` units of work (a batch) costs ``items`` hits against the
     key's limit; authenticating it already counted one. 429 if they do not all fit."""
     limiter = limiter_of(request)

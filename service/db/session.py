@@ -134,6 +134,8 @@ class GraderSession(Session):
 # Set in ``Session.info`` once a transaction has written (a flush, or an ORM DML statement),
 # until it ends: such a transaction holds the write lock, and only its commit may end it.
 _WROTE = "grader.transaction_wrote"
+# Set while the transaction is one begun by ``begin_read_phase``.
+_READING = "grader.read_phase"
 
 
 @event.listens_for(GraderSession, "after_flush")
@@ -151,6 +153,7 @@ def _mark_dml(state: Any) -> None:
 def _forget_written(session: Session, transaction: Any) -> None:
     if transaction.parent is None:  # the outermost transaction, not a savepoint
         session.info.pop(_WROTE, None)
+        session.info.pop(_READING, None)
 
 
 def end_read_phase(session: Session) -> bool:
@@ -173,6 +176,37 @@ def end_read_phase(session: Session) -> bool:
         return False
     session.commit()
     return True
+
+
+def begin_read_phase(session: Session) -> None:
+    """Begin the reads that come before a request's CPU work in a transaction that takes no
+    lock: DEFERRED on SQLite, where a unit of work otherwise begins IMMEDIATE and so holds
+    the one write lock from its first read, serialising even the reads of concurrent
+    requests. The caller must end it with ``end_read_phase`` before writing (a DEFERRED
+    transaction that reads and then writes can fail at once under concurrent writers).
+
+    A transaction that has written, or a caller's savepoint, is left as it is.
+    """
+    if session.in_transaction():
+        if session.info.get(_READING):  # already in one: go on reading in it
+            return
+        if not end_read_phase(session):
+            return
+    session.connection(execution_options={SQLITE_BEGIN_OPTION: "DEFERRED"})
+    session.info[_READING] = True
+
+
+def end_read_phase_before_cpu_work(session: Session) -> None:
+    """End a read phase before CPU work that precedes the writes, where that matters.
+
+    On SQLite the read snapshot must end before writing (see ``begin_read_phase``). On
+    PostgreSQL the transaction simply goes on into the writes: its reads hold no lock, and
+    ending it would cost two round trips (COMMIT, then BEGIN) for a few milliseconds of a
+    pooled connection.
+    """
+    bind = session.get_bind()
+    if bind.dialect.name == "sqlite":
+        end_read_phase(session)
 
 
 def make_sessionmaker(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:

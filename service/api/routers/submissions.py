@@ -16,9 +16,9 @@ from service.api.routers.common import AUTH_ERRORS, NOT_FOUND, problems
 from service.config import Settings
 from service.db.base import utcnow
 from service.db.models import Submission
+from service.db.session import begin_read_phase
 from service.domain.access.principal import Principal
 from service.domain.idempotency import service as idempotency
-from service.domain.keys import service as key_service
 from service.domain.reviews import service as review_service
 from service.domain.reviews.schemas import OverrideCreate, OverrideList, OverrideRead
 from service.domain.submissions import batch as batch_service
@@ -33,6 +33,7 @@ from service.domain.submissions.schemas import (
     SubmissionPage,
     SubmissionRead,
 )
+from service.errors import NotFound
 from service.worker import scoring_policy
 
 router = APIRouter(prefix="/v1/submissions", tags=["submissions"], responses=AUTH_ERRORS)
@@ -75,6 +76,27 @@ def _submission_ids(body: Any) -> list[str]:
     return [body["id"]] if "id" in body else []
 
 
+def _owner_id(principal: Principal) -> uuid.UUID:
+    """The api_key row idempotency records belong to (the caller's own key)."""
+    if principal.api_key_id is None:
+        raise NotFound("No such API key.")
+    return principal.api_key_id
+
+
+def _request_hash(request: Request, body: BaseModel) -> str:
+    return idempotency.fingerprint("POST", request.url.path, body.model_dump_json())
+
+
+def _respond(outcome: idempotency.Outcome) -> Response:
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+    return Response(
+        outcome.content,
+        status_code=outcome.status_code,
+        headers=headers,
+        media_type="application/json",
+    )
+
+
 def _run_idempotent(
     session: Session,
     principal: Principal,
@@ -88,20 +110,14 @@ def _run_idempotent(
     byte for byte."""
     outcome = idempotency.run(
         session,
-        owner=key_service.own_key(session, principal),
+        owner_id=_owner_id(principal),
         key=key,
-        request_hash=idempotency.fingerprint("POST", request.url.path, body.model_dump_json()),
+        request_hash=_request_hash(request, body),
         ttl=timedelta(days=settings.idempotency_ttl_days),
         action=action,
         subjects=_submission_ids,
     )
-    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
-    return Response(
-        outcome.content,
-        status_code=outcome.status_code,
-        headers=headers,
-        media_type="application/json",
-    )
+    return _respond(outcome)
 
 
 @router.post(
@@ -134,25 +150,40 @@ def create_submission(
     original response byte for byte (`Idempotent-Replayed: true`).
     """
     base_url = public_base_url(request, settings)
-    # Graded before the idempotency record (the request's first write), so that on SQLite
-    # no write lock is held while the engine runs.
+    attempt: idempotency.Attempt | None = None
+    if idempotency_key is not None:
+        # A retry is answered from its record before any other work; the lookup is part of
+        # the read phase, which takes no lock (see prepare_submission).
+        begin_read_phase(session)
+        started = idempotency.start(
+            session,
+            owner_id=_owner_id(principal),
+            key=idempotency_key,
+            request_hash=_request_hash(request, body),
+            ttl=timedelta(days=settings.idempotency_ttl_days),
+        )
+        if isinstance(started, idempotency.Outcome):
+            return _respond(started)
+        attempt = started
+    # Graded before the first write, so that on SQLite no write lock is held while the
+    # engine runs.
     prepared = submission_service.prepare_submission(
         session, graders=graders, body=body, principal=principal
     )
-
-    def action() -> tuple[int, Any]:
-        submission = submission_service.create_submission(
-            session,
-            graders=graders,
-            body=body,
-            principal=principal,
-            prepared=prepared,
-            policy=scoring_policy(settings),
-        )
-        status = 201 if submission.status == "scored" else 202
-        return status, _present(submission, principal, base_url).model_dump(mode="json")
-
-    return _run_idempotent(session, principal, idempotency_key, request, body, action, settings)
+    submission = submission_service.create_submission(
+        session,
+        graders=graders,
+        body=body,
+        principal=principal,
+        prepared=prepared,
+        policy=scoring_policy(settings),
+    )
+    status = 201 if submission.status == "scored" else 202
+    # Serialised once: these bytes are the response, and what a replay answers.
+    content = _present(submission, principal, base_url).model_dump_json().encode()
+    if attempt is None:
+        return _respond(idempotency.Outcome(status, content, replayed=False))
+    return _respond(attempt.complete(status, content, [str(submission.id)]))
 
 
 # The API reference's example (responses as the service gave them in a test run);
@@ -293,7 +324,7 @@ def create_batch(
     def action() -> tuple[int, Any]:
         # Each item is scored like a single submission, so it costs like one (inside the
         # action: a replay does no work and costs one request; a refusal stores nothing).
-        ratelimit.charge_items(request, key_service.own_key(session, principal), len(body.items))
+        ratelimit.charge_items(request, principal, len(body.items))
         outcomes = batch_service.submit_batch(
             session, graders=graders, principal=principal, items=body.items
         )

@@ -22,16 +22,19 @@ class IdempotencyRepository:
         )
         return self.session.scalars(stmt).first()
 
-    def try_add(self, record: IdempotencyRecord) -> bool:
-        """Insert in a savepoint; False if another request holds the same (owner, key).
+    def add_last(self, record: IdempotencyRecord) -> bool:
+        """Insert ``record`` as the transaction's last write; False if another request holds
+        the same (owner, key), in which case this whole transaction has been rolled back.
 
         On PostgreSQL the insert waits for a concurrent holder of the key to finish, so a
-        False here means that holder committed.
+        False here means that holder committed. No savepoint: what the transaction did is
+        the work the record answers for, and goes with it.
         """
+        self.session.add(record)
         try:
-            with self.session.begin_nested():
-                self.session.add(record)
+            self.session.flush()
         except IntegrityError:
+            self.session.rollback()
             return False
         return True
 

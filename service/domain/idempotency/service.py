@@ -1,9 +1,12 @@
 """Idempotent POSTs: a retry with the same ``Idempotency-Key`` replays the first response.
 
-The record is inserted *before* the work, inside the request's transaction. A concurrent
-retry then waits on the unique (key owner, key hash) index until the first transaction
-commits, fails to insert, and replays the committed response; if the first transaction
-rolls back, the retry does the work itself. Either way the work happens once.
+The record is written once, with the response, at the end of the request's transaction
+(``start`` looks for it, ``Attempt.complete`` inserts it). A retry after the first request
+committed finds it and replays it without doing any work. A concurrent retry does the work
+too, but its insert waits on the unique (key owner, key hash) index until the first
+transaction commits, then fails: its whole transaction (its own submission with it) is
+rolled back and it replays the committed response. If the first rolls back instead, the
+retry's insert succeeds. Either way the work is stored once.
 
 What is stored reveals neither the key nor the response. The response of a submission
 holds the student's feedback link, which is the student's credential, so a database dump
@@ -39,7 +42,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.db.base import utcnow
-from service.db.models import ApiKey, IdempotencyRecord
+from service.db.models import IdempotencyRecord
 from service.db.session import session_scope
 from service.domain.idempotency.repository import IdempotencyRepository
 from service.errors import Conflict, DomainError
@@ -129,10 +132,63 @@ def _replay(key: str, record: IdempotencyRecord, request_hash: str) -> Outcome:
     return Outcome(record.status_code, unseal(key, record), replayed=True)
 
 
+@dataclass
+class Attempt:
+    """A keyed request that found no live record: do the work, then ``complete`` it."""
+
+    session: Session
+    owner_id: uuid.UUID
+    key: str
+    key_hash: str
+    request_hash: str
+    # An expired record under the same key, deleted when the new one is written.
+    expired: IdempotencyRecord | None = None
+
+    def complete(self, status_code: int, content: bytes, submission_ids: list[str]) -> Outcome:
+        """Store the response with the work done in this transaction; if a concurrent request
+        with the same key committed first, roll this transaction back and replay that one.
+
+        ``submission_ids`` are kept in clear beside the sealed response (ids only), so that
+        deleting a learner's data finds the record."""
+        repository = IdempotencyRepository(self.session)
+        if self.expired is not None:
+            repository.delete(self.expired)
+        record = IdempotencyRecord(
+            api_key_id=self.owner_id,
+            key_hash=self.key_hash,
+            request_hash=self.request_hash,
+            status_code=status_code,
+            submission_ids=submission_ids,
+        )
+        record.sealed_response = seal(self.key, record, content)
+        if not repository.add_last(record):
+            winner = repository.find(self.owner_id, self.key_hash)
+            if winner is None:  # the other request's record expired or went: nothing to replay
+                raise Conflict("A concurrent request with this Idempotency-Key changed; retry.")
+            return _replay(self.key, winner, self.request_hash)
+        return Outcome(status_code, content, replayed=False)
+
+
+def start(
+    session: Session, *, owner_id: uuid.UUID, key: str, request_hash: str, ttl: timedelta
+) -> Outcome | Attempt:
+    """The replayed response if ``key`` was used within ``ttl``, else an ``Attempt`` to
+    complete once the work is done (``IdempotencyKeyReused`` for another request's key)."""
+    repository = IdempotencyRepository(session)
+    key_hash = hash_key(key)
+    existing = repository.find(owner_id, key_hash)
+    if existing is not None and existing.created_at <= utcnow() - ttl:
+        # Expired: the key is new again (the old row goes when the new one is written).
+        return Attempt(session, owner_id, key, key_hash, request_hash, expired=existing)
+    if existing is not None:
+        return _replay(key, existing, request_hash)
+    return Attempt(session, owner_id, key, key_hash, request_hash)
+
+
 def run(
     session: Session,
     *,
-    owner: ApiKey,
+    owner_id: uuid.UUID,
     key: str | None,
     request_hash: str,
     ttl: timedelta,
@@ -141,32 +197,17 @@ def run(
 ) -> Outcome:
     """Run ``action`` once per (owner, key) within ``ttl``; without a key, just run it.
 
-    ``subjects`` names the submissions in the response body; they are stored in clear
-    beside the sealed response (ids only), so deleting a learner's data finds the record."""
+    ``action`` returns the status and the JSON body; ``subjects`` names the submissions in
+    the body (see ``Attempt.complete``)."""
     if key is None:
         status_code, body = action()
         return Outcome(status_code, render(body), replayed=False)
-    repository = IdempotencyRepository(session)
-    key_hash = hash_key(key)
-    existing = repository.find(owner.id, key_hash)
-    if existing is not None and existing.created_at <= utcnow() - ttl:
-        repository.delete(existing)  # expired: the key is new again
-        existing = None
-    if existing is not None:
-        return _replay(key, existing, request_hash)
-    record = IdempotencyRecord(api_key_id=owner.id, key_hash=key_hash, request_hash=request_hash)
-    if not repository.try_add(record):
-        winner = repository.find(owner.id, key_hash)
-        if winner is None:  # the other request rolled back after all: nothing to replay
-            raise Conflict("A concurrent request with this Idempotency-Key changed; retry.")
-        return _replay(key, winner, request_hash)
+    started = start(session, owner_id=owner_id, key=key, request_hash=request_hash, ttl=ttl)
+    if isinstance(started, Outcome):
+        return started
     status_code, body = action()
-    content = render(body)
-    record.status_code = status_code
-    record.submission_ids = subjects(body) if subjects is not None else []
-    record.sealed_response = seal(key, record, content)
-    session.flush()
-    return Outcome(status_code, content, replayed=False)
+    ids = subjects(body) if subjects is not None else []
+    return started.complete(status_code, render(body), ids)
 
 
 def delete_expired(factory: sessionmaker[Session], *, ttl: timedelta) -> int:

@@ -18,6 +18,7 @@ from service.domain.access.principal import Principal, Role, Scope
 from service.domain.callbacks import service as callback_service
 from service.domain.callbacks import signing
 from service.domain.callbacks.destinations import DestinationPolicy
+from service.domain.keys.cache import KeyCache
 from service.domain.keys.repository import KeyRepository
 from service.domain.keys.schemas import KeyCreate, KeyRead
 from service.domain.organizations import service as organization_service
@@ -94,6 +95,20 @@ def authenticate(session: Session, key: str | None) -> ApiKey:
     if row is None or not hmac.compare_digest(row.key_hash, digest) or not row.is_active:
         raise Unauthorized("The API key is not valid or has been revoked.")
     return row
+
+
+def resolve(session: Session, key: str | None, cache: KeyCache | None = None) -> Principal:
+    """The caller ``key`` stands for, from ``cache`` while it is fresh (see keys/cache.py),
+    else looked up (``authenticate``) and remembered; ``Unauthorized`` for a bad key."""
+    if cache is None or not key:
+        return principal_for(session, authenticate(session, key))
+    digest = hash_key(key)
+    principal = cache.get(digest)
+    if principal is None:
+        generation = cache.generation
+        principal = principal_for(session, authenticate(session, key))
+        cache.put(digest, principal, generation=generation)
+    return principal
 
 
 def principal_for(session: Session, row: ApiKey) -> Principal:

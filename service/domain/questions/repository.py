@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy.orm import Session, joinedload, selectinload
 
-from service.db.models import Question
+from service.db.models import ApiKey, Question, RubricVersion
 from service.domain.access.principal import Scope
 from service.domain.access.sql import scope_conditions
 
@@ -33,6 +34,32 @@ class QuestionRepository:
             raise ValueError("a slug names a question only within one organisation")
         stmt = select(Question).where(Question.slug == slug, *self._where())
         return self.session.scalars(stmt.options(selectinload(Question.course))).first()
+
+    def get_for_submission(
+        self, slug: str, api_key_id: uuid.UUID | None
+    ) -> tuple[Question, RubricVersion, ApiKey | None] | None:
+        """The question, its current rubric version and the posting key, in one statement:
+        what storing and scoring a submission reads (the key row says whether a callback is
+        due, and is read fresh, unlike the cached authentication)."""
+        if self.scope.organization_id is None:
+            raise ValueError("a slug names a question only within one organisation")
+        current = and_(
+            RubricVersion.question_id == Question.id,
+            RubricVersion.version == Question.rubric_version,
+        )
+        stmt = (
+            select(Question, RubricVersion, ApiKey)
+            .join(RubricVersion, current)
+            # A left join on the key's id alone: at most one row, and the question is found
+            # even when the caller has no key row (None).
+            .outerjoin(ApiKey, ApiKey.id == api_key_id)
+            .where(Question.slug == slug, *self._where())
+            .options(joinedload(Question.course))
+        )
+        row = self.session.execute(stmt).unique().first()
+        if row is None:
+            return None
+        return row[0], row[1], row[2]
 
     def list_all(self) -> Sequence[Question]:
         stmt = (

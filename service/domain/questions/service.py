@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from service.db.base import utcnow
-from service.db.models import Question
+from service.db.models import ApiKey, Question, RubricVersion
 from service.domain.access.principal import Principal, Scope
 from service.domain.organizations import service as organization_service
 from service.domain.questions.repository import QuestionRepository
@@ -27,6 +28,17 @@ def get_question(session: Session, scope: Scope, question_id: str) -> Question:
     if question is None:
         raise NotFound(f"No question with id {question_id!r}.")
     return question
+
+
+def get_for_submission(
+    session: Session, scope: Scope, question_id: str, *, api_key_id: uuid.UUID | None
+) -> tuple[Question, RubricVersion, ApiKey | None]:
+    """The question ``question_id`` within ``scope``, its current rubric version and the
+    posting key's row (None without one), read together; outside the scope, ``NotFound``."""
+    found = QuestionRepository(session, scope).get_for_submission(question_id, api_key_id)
+    if found is None:
+        raise NotFound(f"No question with id {question_id!r}.")
+    return found
 
 
 def get_by_internal_id(session: Session, question_id: str) -> Question:

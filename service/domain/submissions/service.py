@@ -21,7 +21,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from service import observability
 from service.db.base import utcnow
 from service.db.models import ApiKey, GradingResult, Question, RubricVersion, Submission
-from service.db.session import end_read_phase, session_scope
+from service.db.session import (
+    begin_read_phase,
+    end_read_phase,
+    end_read_phase_before_cpu_work,
+    session_scope,
+)
 from service.domain.access.principal import Principal, Scope
 from service.domain.callbacks import service as callback_service
 from service.domain.grouping import repository as grouping_repository
@@ -126,6 +131,9 @@ class PreparedSubmission:
     question: Question
     version: RubricVersion
     breakdown: ScoreBreakdown | None
+    # The posting key's row, read with the question (held here so that the callback check
+    # finds it in the session instead of reading it again); None without a key.
+    poster: ApiKey | None = None
 
 
 def prepare_submission(
@@ -134,18 +142,22 @@ def prepare_submission(
     """Look the question up and grade the answer, holding no transaction while grading.
 
     The question is looked up in the caller's organisation (an integration posts to any of
-    its organisation's questions). The read transaction ends before the engine runs, so on
-    SQLite no write lock is held while scoring (see ``end_read_phase``); a rubric saved in
-    between makes this answer count as sent just before the save, scored by the version
-    it met.
+    its organisation's questions), with its current rubric version and the posting key, in
+    one statement of a transaction that takes no lock (``begin_read_phase``). On SQLite it
+    ends before the engine runs, so no write lock is held while scoring, and a rubric saved
+    in between makes this answer count as sent just before the save, scored by the version
+    it met (on PostgreSQL the same holds by MVCC, in one transaction).
     """
-    question = question_service.get_question(
-        session, Scope.organization(principal.organization_id), body.question_id
+    begin_read_phase(session)
+    question, version, poster = question_service.get_for_submission(
+        session,
+        Scope.organization(principal.organization_id),
+        body.question_id,
+        api_key_id=principal.api_key_id,
     )
-    version = rubric_service.current_version(session, question)
-    end_read_phase(session)
+    end_read_phase_before_cpu_work(session)
     breakdown = grade_answer(graders, version, body.answer, label=question.slug)
-    return PreparedSubmission(question, version, breakdown)
+    return PreparedSubmission(question, version, breakdown, poster)
 
 
 def create_submission(
