@@ -29,6 +29,14 @@ from service.domain.access.sql import scope_conditions
 MARK_INTERVAL = timedelta(seconds=1)
 
 
+def needs_mark(*, grouped: bool, stale_at: datetime | None, now: datetime) -> bool:
+    """Whether ``mark_stale`` would change the grouping row read as ``grouped``/``stale_at``
+    (its WHERE clause, in Python): a caller that read the row can skip the UPDATE, and with
+    it the wait on the row's lock behind every other answer of the class. Skipping is safe
+    because a mark newer than MARK_INTERVAL is never cleared by a computation (SETTLE)."""
+    return grouped and (stale_at is None or stale_at < now - MARK_INTERVAL)
+
+
 def mark_stale(session: Session, question_id: str, *, now: datetime) -> None:
     """Note that the question's answers changed (one UPDATE, in the caller's transaction;
     no row when the groups were never computed, which is stale anyway)."""

@@ -2,13 +2,26 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from service.db.models import ApiKey, Question, RubricVersion
+from service.db.models import ApiKey, GroupingState, Question, RubricVersion
 from service.domain.access.principal import Scope
 from service.domain.access.sql import scope_conditions
+
+
+@dataclass(frozen=True)
+class SubmissionContext:
+    question: Question
+    version: RubricVersion
+    poster: ApiKey | None
+    # Whether the question's answers were ever grouped, and when the groups were last
+    # marked stale (see grouping.repository.needs_mark).
+    grouped: bool
+    groups_stale_at: datetime | None
 
 
 class QuestionRepository:
@@ -37,10 +50,11 @@ class QuestionRepository:
 
     def get_for_submission(
         self, slug: str, api_key_id: uuid.UUID | None
-    ) -> tuple[Question, RubricVersion, ApiKey | None] | None:
-        """The question, its current rubric version and the posting key, in one statement:
-        what storing and scoring a submission reads (the key row says whether a callback is
-        due, and is read fresh, unlike the cached authentication)."""
+    ) -> SubmissionContext | None:
+        """The question, its current rubric version, the posting key and the answer groups'
+        staleness, in one statement: what storing and scoring a submission reads (the key
+        row says whether a callback is due, and is read fresh, unlike the cached
+        authentication)."""
         if self.scope.organization_id is None:
             raise ValueError("a slug names a question only within one organisation")
         current = and_(
@@ -48,18 +62,21 @@ class QuestionRepository:
             RubricVersion.version == Question.rubric_version,
         )
         stmt = (
-            select(Question, RubricVersion, ApiKey)
+            select(
+                Question, RubricVersion, ApiKey, GroupingState.question_id, GroupingState.stale_at
+            )
             .join(RubricVersion, current)
             # A left join on the key's id alone: at most one row, and the question is found
             # even when the caller has no key row (None).
             .outerjoin(ApiKey, ApiKey.id == api_key_id)
+            .outerjoin(GroupingState, GroupingState.question_id == Question.id)
             .where(Question.slug == slug, *self._where())
             .options(joinedload(Question.course))
         )
         row = self.session.execute(stmt).unique().first()
         if row is None:
             return None
-        return row[0], row[1], row[2]
+        return SubmissionContext(row[0], row[1], row[2], row[3] is not None, row[4])
 
     def list_all(self) -> Sequence[Question]:
         stmt = (

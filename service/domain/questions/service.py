@@ -7,10 +7,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from service.db.base import utcnow
-from service.db.models import ApiKey, Question, RubricVersion
+from service.db.models import Question
 from service.domain.access.principal import Principal, Scope
 from service.domain.organizations import service as organization_service
-from service.domain.questions.repository import QuestionRepository
+from service.domain.questions.repository import QuestionRepository, SubmissionContext
 from service.domain.questions.schemas import QuestionPublicRead, QuestionRead
 from service.domain.rubrics import service as rubric_service
 from service.domain.rubrics.service import ImportOutcome
@@ -32,9 +32,10 @@ def get_question(session: Session, scope: Scope, question_id: str) -> Question:
 
 def get_for_submission(
     session: Session, scope: Scope, question_id: str, *, api_key_id: uuid.UUID | None
-) -> tuple[Question, RubricVersion, ApiKey | None]:
-    """The question ``question_id`` within ``scope``, its current rubric version and the
-    posting key's row (None without one), read together; outside the scope, ``NotFound``."""
+) -> SubmissionContext:
+    """The question ``question_id`` within ``scope``, its current rubric version, the
+    posting key's row (None without one) and its groups' staleness, read together; outside
+    the scope, ``NotFound``."""
     found = QuestionRepository(session, scope).get_for_submission(question_id, api_key_id)
     if found is None:
         raise NotFound(f"No question with id {question_id!r}.")

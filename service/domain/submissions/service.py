@@ -134,6 +134,8 @@ class PreparedSubmission:
     # The posting key's row, read with the question (held here so that the callback check
     # finds it in the session instead of reading it again); None without a key.
     poster: ApiKey | None = None
+    # False when the question's groups are known to be marked stale already.
+    mark_groups: bool = True
 
 
 def prepare_submission(
@@ -149,15 +151,19 @@ def prepare_submission(
     it met (on PostgreSQL the same holds by MVCC, in one transaction).
     """
     begin_read_phase(session)
-    question, version, poster = question_service.get_for_submission(
+    context = question_service.get_for_submission(
         session,
         Scope.organization(principal.organization_id),
         body.question_id,
         api_key_id=principal.api_key_id,
     )
+    mark_groups = grouping_repository.needs_mark(
+        grouped=context.grouped, stale_at=context.groups_stale_at, now=utcnow()
+    )
     end_read_phase_before_cpu_work(session)
+    question, version = context.question, context.version
     breakdown = grade_answer(graders, version, body.answer, label=question.slug)
-    return PreparedSubmission(question, version, breakdown, poster)
+    return PreparedSubmission(question, version, breakdown, context.poster, mark_groups)
 
 
 def create_submission(
@@ -200,7 +206,12 @@ def create_submission(
         session.flush()
     else:
         apply_score(
-            session, submission, prepared.breakdown, question=question, version=prepared.version
+            session,
+            submission,
+            prepared.breakdown,
+            question=question,
+            version=prepared.version,
+            mark_groups=prepared.mark_groups,
         )
     observability.count_submission()
     return submission
@@ -259,8 +270,11 @@ def apply_score(
     version: RubricVersion,
     event: str = "submission.scored",
     flush: bool = True,
+    mark_groups: bool = True,
 ) -> GradingResult:
-    """Store ``breakdown`` as the submission's newest machine result (see score_submission)."""
+    """Store ``breakdown`` as the submission's newest machine result (see score_submission).
+
+    ``mark_groups=False``: the caller read the question's groups as marked already."""
     result = _result_row(breakdown, version=version)
     submission.results.insert(0, result)  # kept newest first, like the relationship's order
     submission.status = "scored"
@@ -273,8 +287,9 @@ def apply_score(
         submission.needs_review = breakdown.needs_review
     # The question's answer groups are out of date now (one UPDATE; the worker or the
     # groups page recomputes them). No autoflush: a batch writes its results at once.
-    with session.no_autoflush:
-        grouping_repository.mark_stale(session, question.id, now=utcnow())
+    if mark_groups:
+        with session.no_autoflush:
+            grouping_repository.mark_stale(session, question.id, now=utcnow())
     has_callback = _has_callback(session, submission)
     to_gradebook = submission.lti_resource_link_id is not None
     if flush or has_callback or to_gradebook:
