@@ -16,7 +16,6 @@ from service.api.routers.common import AUTH_ERRORS, NOT_FOUND, problems
 from service.config import Settings
 from service.db.base import utcnow
 from service.db.models import Submission
-from service.db.session import begin_read_phase
 from service.domain.access.principal import Principal
 from service.domain.idempotency import service as idempotency
 from service.domain.reviews import service as review_service
@@ -33,7 +32,6 @@ from service.domain.submissions.schemas import (
     SubmissionPage,
     SubmissionRead,
 )
-from service.errors import NotFound
 from service.worker import scoring_policy
 
 router = APIRouter(prefix="/v1/submissions", tags=["submissions"], responses=AUTH_ERRORS)
@@ -76,13 +74,6 @@ def _submission_ids(body: Any) -> list[str]:
     return [body["id"]] if "id" in body else []
 
 
-def _owner_id(principal: Principal) -> uuid.UUID:
-    """The api_key row idempotency records belong to (the caller's own key)."""
-    if principal.api_key_id is None:
-        raise NotFound("No such API key.")
-    return principal.api_key_id
-
-
 def _request_hash(request: Request, body: BaseModel) -> str:
     return idempotency.fingerprint("POST", request.url.path, body.model_dump_json())
 
@@ -110,7 +101,7 @@ def _run_idempotent(
     byte for byte."""
     outcome = idempotency.run(
         session,
-        owner_id=_owner_id(principal),
+        owner_id=submission_service.idempotency_owner(principal),
         key=key,
         request_hash=_request_hash(request, body),
         ttl=timedelta(days=settings.idempotency_ttl_days),
@@ -150,40 +141,23 @@ def create_submission(
     original response byte for byte (`Idempotent-Replayed: true`).
     """
     base_url = public_base_url(request, settings)
-    attempt: idempotency.Attempt | None = None
-    if idempotency_key is not None:
-        # A retry is answered from its record before any other work; the lookup is part of
-        # the read phase, which takes no lock (see prepare_submission).
-        begin_read_phase(session)
-        started = idempotency.start(
-            session,
-            owner_id=_owner_id(principal),
-            key=idempotency_key,
-            request_hash=_request_hash(request, body),
-            ttl=timedelta(days=settings.idempotency_ttl_days),
-        )
-        if isinstance(started, idempotency.Outcome):
-            return _respond(started)
-        attempt = started
-    # Graded before the first write, so that on SQLite no write lock is held while the
-    # engine runs.
-    prepared = submission_service.prepare_submission(
-        session, graders=graders, body=body, principal=principal
-    )
-    submission = submission_service.create_submission(
+
+    def render(submission: Submission) -> bytes:
+        # Serialised once: these bytes are the response, and what a replay answers.
+        return _present(submission, principal, base_url).model_dump_json().encode()
+
+    outcome = submission_service.submit_once(
         session,
         graders=graders,
         body=body,
         principal=principal,
-        prepared=prepared,
         policy=scoring_policy(settings),
+        idempotency_key=idempotency_key,
+        request_hash=_request_hash(request, body),
+        ttl=timedelta(days=settings.idempotency_ttl_days),
+        render=render,
     )
-    status = 201 if submission.status == "scored" else 202
-    # Serialised once: these bytes are the response, and what a replay answers.
-    content = _present(submission, principal, base_url).model_dump_json().encode()
-    if attempt is None:
-        return _respond(idempotency.Outcome(status, content, replayed=False))
-    return _respond(attempt.complete(status, content, [str(submission.id)]))
+    return _respond(outcome)
 
 
 # The API reference's example (responses as the service gave them in a test run);
