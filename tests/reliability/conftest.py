@@ -8,6 +8,7 @@ Everything stays on 127.0.0.1 and every loop is bounded in count and time.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -35,14 +36,21 @@ def server_env(database_url: str, clean_engine: Engine) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def server(server_env: dict[str, str], tmp_path: Path) -> Iterator[ServerProcess]:
-    process = ServerProcess(server_env, tmp_path / "server.log")
+@contextmanager
+def running_server(env: dict[str, str], log_path: Path) -> Iterator[ServerProcess]:
+    """A started server process, stopped afterwards."""
+    process = ServerProcess(env, log_path)
     process.start()
     try:
         yield process
     finally:
         process.stop()
+
+
+@pytest.fixture
+def server(server_env: dict[str, str], tmp_path: Path) -> Iterator[ServerProcess]:
+    with running_server(server_env, tmp_path / "server.log") as process:
+        yield process
 
 
 def create_integration_key(base_url: str) -> str:

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from tests.reliability.conftest import create_integration_key
+from tests.reliability.conftest import create_integration_key, running_server
 from tests.reliability.load import (
     Load,
     check_nothing_lost,
@@ -53,12 +53,8 @@ def proxied_server(
         **server_env,
         "GRADER_DATABASE_URL": proxied_url.render_as_string(hide_password=False),
     }
-    process = ServerProcess(env, tmp_path / "server.log")
-    process.start()
-    try:
+    with running_server(env, tmp_path / "server.log") as process:
         yield process
-    finally:
-        process.stop()
 
 
 def test_database_outage_fails_fast_with_503_and_recovers_without_restart(

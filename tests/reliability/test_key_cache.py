@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.conftest import ADMIN_KEY, auth
-from tests.reliability.conftest import create_integration_key
+from tests.reliability.conftest import create_integration_key, running_server
 from tests.support.server import ServerProcess
 
 # The guarantee of issue 13: revocation takes effect everywhere within one second.
@@ -28,12 +28,8 @@ SUBMISSION = {"question_id": "backchannel-q1", "learner_id": "cache-1", "answer"
 
 @pytest.fixture
 def second_server(server_env: dict[str, str], tmp_path: Path) -> Iterator[ServerProcess]:
-    process = ServerProcess(server_env, tmp_path / "server-b.log")
-    process.start()
-    try:
+    with running_server(server_env, tmp_path / "server-b.log") as process:
         yield process
-    finally:
-        process.stop()
 
 
 def _seconds_until_refused(client: httpx.Client, *, limit: float) -> float | None:
@@ -80,9 +76,8 @@ def test_without_the_cache_the_other_process_refuses_at_once(
     server_env: dict[str, str], tmp_path: Path, server: ServerProcess
 ) -> None:
     """GRADER_KEY_CACHE_SECONDS=0 turns the cache off: the bound is then zero."""
-    uncached = ServerProcess({**server_env, "GRADER_KEY_CACHE_SECONDS": "0"}, tmp_path / "c.log")
-    uncached.start()
-    try:
+    env = {**server_env, "GRADER_KEY_CACHE_SECONDS": "0"}
+    with running_server(env, tmp_path / "uncached.log") as uncached:
         key = create_integration_key(server.base_url)
         listing = httpx.get(f"{server.base_url}/v1/keys", headers=auth(ADMIN_KEY), timeout=30)
         key_id = next(k["id"] for k in listing.json()["items"] if key.startswith(k["prefix"]))
@@ -93,5 +88,3 @@ def test_without_the_cache_the_other_process_refuses_at_once(
             )
             assert deleted.status_code == 200
             assert c.get("/v1/submissions").status_code == 401
-    finally:
-        uncached.stop()
