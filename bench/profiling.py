@@ -68,11 +68,37 @@ def _frame(frame: str) -> str:
     return _LINE_NUMBER.sub(")", frame)
 
 
-def summarise(raw: Path, *, focus: str = "service/", top: int = 25) -> str:
-    """Inclusive shares of ``focus`` functions and the top self-time functions overall."""
-    inclusive: Counter[str] = Counter()
-    own: Counter[str] = Counter()
+# The request path's parts, by the functions they run in (before and after issue 13: the
+# names of both versions), for the side-by-side table of docs/performance.md.
+PARTS: dict[str, tuple[str, ...]] = {
+    "key lookups (authentication, own key)": ("get_principal (", "own_key ("),
+    "idempotency record (find, insert, seal)": ("IdempotencyRepository.", "seal ("),
+    "question and rubric reads": (
+        "get_question (",
+        "current_version (",
+        "get_for_submission (",
+    ),
+    "scoring (Grader.grade)": ("Grader.grade (",),
+    "rows written (apply_score)": ("apply_score (",),
+    "  of which: groups marked stale": ("mark_stale (",),
+    "commit": ("GraderSession.commit (",),
+    "background worker thread": ("Worker._loop (",),
+}
+
+
+def parts(raw: Path) -> dict[str, float]:
+    """Share of busy samples in which each part of ``PARTS`` was on the stack."""
+    counts: Counter[str] = Counter()
     total = 0
+    for frames, samples in _busy_stacks(raw):
+        total += samples
+        for part, markers in PARTS.items():
+            if any(marker in frame for frame in frames for marker in markers):
+                counts[part] += samples
+    return {part: counts[part] / total if total else 0.0 for part in PARTS}
+
+
+def _busy_stacks(raw: Path) -> Iterator[tuple[list[str], int]]:
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
@@ -82,14 +108,24 @@ def summarise(raw: Path, *, focus: str = "service/", top: int = 25) -> str:
         # threads apart, so the pool's idle workers and the event loop's select are dropped.
         if frames[-1].startswith(("Condition.wait", "select (", "EpollSelector.select")):
             continue
-        samples = int(count)
+        yield frames, int(count)
+
+
+def summarise(raw: Path, *, focus: str = "service/", top: int = 25) -> str:
+    """Inclusive shares of ``focus`` functions and the top self-time functions overall."""
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    total = 0
+    for frames, samples in _busy_stacks(raw):
         total += samples
         for frame in set(frames):
             inclusive[frame] += samples
         own[frames[-1]] += samples
     if total == 0:
         return f"{raw.name}: no busy samples"
-    lines = [f"{raw.name}: {total} busy samples", f"  inclusive, {focus} functions:"]
+    lines = [f"{raw.name}: {total} busy samples", "  parts of the request path:"]
+    lines += [f"    {100 * share:5.1f}%  {part}" for part, share in parts(raw).items()]
+    lines.append(f"  inclusive, {focus} functions:")
     focused = [(frame, n) for frame, n in inclusive.most_common() if focus in frame]
     lines += [f"    {100 * n / total:5.1f}%  {frame}" for frame, n in focused[:top]]
     lines.append("  self, all functions:")
