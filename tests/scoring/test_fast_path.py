@@ -33,12 +33,14 @@ from service.scoring.keywords import match_criterion, reference_coverage
 from service.scoring.matching import Found as _Found
 from service.scoring.matching import Matcher as _Matcher
 from service.scoring.similarity import (
+    _LOG_TABLE_SIZE,
     CharSimilarityScorer,
     NeighbourIndex,
     SimilarityScorer,
     StemAnalyzer,
     TfidfSpace,
     _char_wb_ngrams,
+    _log_plus_one,
 )
 from service.scoring.spelling import SpellingCorrector
 from service.scoring.text import (
@@ -171,6 +173,43 @@ def test_vector_equals_transform_row(seeds: list[tuple[Grader, list[str]]]) -> N
             features, values = space.vector(indices)
             assert features.tolist() == row.indices.tolist()
             assert values.tolist() == row.data.tolist(), answer
+
+
+def test_python_similarities_equal_numpy_path(seeds: list[tuple[Grader, list[str]]]) -> None:
+    """``TfidfSpace.python_similarities`` (plain floats) against the NumPy ``similarities``
+    it stands in for, on word and character models (the engine uses it for words only, but
+    character documents are long and repeat features, so they test the counting harder)."""
+    checked = 0
+    for grader, answer in _pairs(seeds):
+        for scorer in (grader.similarity, grader.char_similarity):
+            assert scorer is not None
+            space = scorer.space_
+            if isinstance(scorer, CharSimilarityScorer):
+                indices = space.char_wb_indices(answer, normalise, scorer.ngram_range)
+            else:
+                indices = space.word_indices(scorer.analyzer_(answer))
+            expected = space.similarities(indices)
+            if expected is None:
+                assert space.best(indices.tolist()) == 0.0
+                continue
+            assert space.python_similarities(indices.tolist()) == expected.tolist(), answer
+            best = float(min(1.0, max(0.0, expected.max())))
+            assert space.best(indices.tolist()) == best
+            assert space.nearest(indices.tolist()) == int(np.argmax(expected))
+            checked += 1
+    assert checked > 1000
+
+
+def test_log_table_equals_numpy_log() -> None:
+    """The sublinear-tf table holds what ``np.log(counts) + 1.0`` gives in any position of
+    an array (the way ``vector`` and scikit-learn compute it), and past its end the
+    fallback does too."""
+    counts = np.arange(1, _LOG_TABLE_SIZE + 50, dtype=np.float64)
+    rng = np.random.default_rng(1)
+    for array in (counts, counts[::-1].copy(), rng.permutation(counts), counts[:7].copy()):
+        expected = np.log(array) + 1.0
+        table = [_log_plus_one(int(c)) for c in array]
+        assert table == expected.tolist()
 
 
 def test_char_wb_ngrams_equal_sklearn_analyzer(seeds: list[tuple[Grader, list[str]]]) -> None:
