@@ -29,6 +29,14 @@ from service.scoring.advisories import (
     repetition,
     stuffing,
 )
+from service.scoring.advisories.echo import (
+    ECHO_MIN_CONTENT_WORDS,
+    ECHO_SHINGLE_WORDS,
+    Echo,
+    FeedbackEcho,
+    _echo_keys,
+)
+from service.scoring.feedback import feedback_texts
 from service.scoring.keywords import match_criterion, reference_coverage
 from service.scoring.matching import Found as _Found
 from service.scoring.matching import Matcher as _Matcher
@@ -49,6 +57,7 @@ from service.scoring.text import (
     _WORD_RE,
     NEGATION_REACH,
     STOP_WORDS,
+    Token,
     content_stems,
     is_negator,
     normalise,
@@ -403,3 +412,84 @@ def test_assess_with_tokens_equals_assess_alone(seeds: list[tuple[Grader, list[s
                 tokens=tokenize(answer),
             )
             assert shared == alone
+
+
+def _reference_judged(answer: base.Answer) -> list[str]:
+    """``is_gibberish``'s judged words before ``_judged_words`` inlined the prose check."""
+    return [
+        token.text
+        for token in answer.tokens
+        if len(token.text) >= gibberish.GIBBERISH_MIN_WORD_LETTERS
+        and token.text.isascii()
+        and token.text.isalpha()
+        and gibberish._written_as_prose(answer.text, token.start, token.end)
+    ]
+
+
+def _reference_is_keyword_list(answer: base.Answer, context: base.AnswerContext) -> bool:
+    """``is_keyword_list`` before phrasings were looked up by their first stem."""
+    hits = 0
+    for stems in context.phrasings:
+        if answer.stems.issuperset(stems):
+            hits += 1
+            if hits >= stuffing.STUFFING_MIN_PHRASINGS:
+                return stuffing._lacks_sentences(answer)
+    return False
+
+
+def _reference_echo_find(echo: FeedbackEcho, tokens: list[Token]) -> Echo:
+    """``FeedbackEcho.find`` before the shortcut on shingle heads: every 4-gram looked up."""
+    stems, stops, where = _echo_keys(tokens)
+    size = ECHO_SHINGLE_WORDS
+    copied = [False] * len(stems)
+    for i in range(len(stems) - size + 1):
+        if tuple(stems[i : i + size]) in echo.shingles:
+            copied[i : i + size] = [True] * size
+    spans: list[tuple[int, int]] = []
+    words = 0
+    run_start: int | None = None
+    for position, is_copied in enumerate([*copied, False]):
+        if is_copied and run_start is None:
+            run_start = position
+        elif not is_copied and run_start is not None:
+            content = position - run_start - sum(stops[run_start:position])
+            if content >= ECHO_MIN_CONTENT_WORDS:
+                spans.append((tokens[where[run_start]].start, tokens[where[position - 1]].end))
+                words += position - run_start
+            run_start = None
+    return Echo(tuple(spans), words, len(stems))
+
+
+def _code_and_case_texts(count: int, seed: int) -> list[str]:
+    """Words in every case and next to code symbols, the cases the prose check separates."""
+    rng = random.Random(seed)
+    words = ["secret", "Secret", "SECRET", "sEcret", "xPtr", "bcdfghjk", "qwerty", "aaab", "ok"]
+    glue = [" ", " ", "*", "&", "(", ")", "[", "]", ";", "=", "_", "/", "\\", ", ", ". ", "'"]
+    return [
+        "".join(rng.choice(words) + rng.choice(glue) for _ in range(rng.randint(0, 25)))
+        for _ in range(count)
+    ]
+
+
+def test_advisory_lookups_equal_plain_loops(seeds: list[tuple[Grader, list[str]]]) -> None:
+    """The gibberish word filter, keyword-list phrasing lookup and echo shortcut give what
+    the loops they replaced give, with and without copied feedback in the answer."""
+    base_texts = [answer for _, answer in _pairs(seeds)]
+    base_texts += _random_texts(3000, 8) + _code_and_case_texts(3000, 9)
+    for grader, _ in seeds:
+        context = grader._advisory_context
+        assert context is not None
+        feedback = feedback_texts(grader.criteria)
+        rng = random.Random(10)
+        texts = base_texts + [
+            f"{rng.choice(base_texts)} {rng.choice(feedback)} {rng.choice(base_texts)}"
+            for _ in range(2000)
+        ]
+        for text in texts:
+            answer = base.Answer.of(text)
+            assert gibberish._judged_words(answer) == _reference_judged(answer), repr(text)
+            assert stuffing.is_keyword_list(answer, context) == _reference_is_keyword_list(
+                answer, context
+            ), repr(text)
+            tokens = tokenize(text)
+            assert grader._echo.find(tokens) == _reference_echo_find(grader._echo, tokens)
