@@ -15,7 +15,6 @@ are identical to the last bit; ``tests/scoring/test_fast_path.py`` keeps it that
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Self
@@ -54,8 +53,6 @@ _WORD_CACHE_SIZE = 50_000
 # Reference matrices up to this many cells are kept dense for the fast path; larger ones
 # (a neighbour index over many graded answers) are multiplied as sparse matrices instead.
 _DENSE_CELLS = 1_000_000
-# scikit-learn's whitespace normalisation before character n-grams (VectorizerMixin).
-_WHITE_SPACES = re.compile(r"\s\s+")
 _EMPTY = np.zeros(0, dtype=np.intp)
 # ``TfidfSpace.best`` works in plain Python floats for documents of up to this many features
 # (repeats counted) and up to ``_PYTHON_ROWS`` rows: a word model's few dozen features cost
@@ -228,7 +225,10 @@ class TfidfSpace:
         """
         cache = self._ngrams
         arrays = []
-        for word in _WHITE_SPACES.sub(" ", preprocessor(text)).split():
+        # ``split()`` splits on runs of exactly the characters scikit-learn's ``\s\s+``
+        # collapses (``str.isspace`` is what ``re`` calls whitespace), so the collapsing
+        # itself can be left out: the words are the same.
+        for word in preprocessor(text).split():
             array = cache.get(word)
             if array is None:
                 array = self.word_indices(_char_wb_ngrams(word, ngram_range))

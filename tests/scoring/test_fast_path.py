@@ -238,6 +238,15 @@ def test_char_wb_ngrams_equal_sklearn_analyzer(seeds: list[tuple[Grader, list[st
         assert ours == analyze(text), repr(text)
 
 
+def test_regex_whitespace_is_str_whitespace() -> None:
+    """``char_wb_indices`` relies on ``str.split()`` splitting on exactly the characters
+    scikit-learn's ``\\s\\s+`` collapses, for every code point."""
+    space = re.compile(r"\s")
+    for code in range(0x110000):
+        char = chr(code)
+        assert (space.match(char) is not None) == char.isspace(), hex(code)
+
+
 def test_neighbour_index_equals_sklearn_transform(seeds: list[tuple[Grader, list[str]]]) -> None:
     for grader, answers in seeds:
         graded = answers[:40]
