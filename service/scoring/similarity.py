@@ -259,7 +259,9 @@ def _char_wb_ngrams(word: str, ngram_range: tuple[int, int]) -> list[str]:
 def _best(similarities: np.ndarray | None) -> float:
     if similarities is None:
         return 0.0
-    return float(min(1.0, max(0.0, similarities.max())))
+    # One value per reference answer (a handful): the largest of the plain floats is the
+    # same float as ``ndarray.max``, without its Python-level wrapper (no NaN can occur).
+    return float(min(1.0, max(0.0, max(similarities.tolist()))))
 
 
 class SimilarityScorer:
