@@ -280,7 +280,13 @@ class Grader:
             neighbour_score=(
                 round(measured.neighbours.mean, 4) if measured.neighbours is not None else None
             ),
-            components=tuple((name, round(features[name], 4)) for name in NEIGHBOUR_FEATURES),
+            components=tuple(
+                zip(
+                    NEIGHBOUR_FEATURES,
+                    [round(features[name], 4) for name in NEIGHBOUR_FEATURES],
+                    strict=True,
+                )
+            ),
             advisories=advisories,
         )
 

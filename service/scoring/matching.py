@@ -68,8 +68,13 @@ class Matcher:
                 if index not in indices:
                     indices.append(index)
         self.by_first_stem = {stem: tuple(indices) for stem, indices in by_first_stem.items()}
+        # Per phrasing: the (first stem, polarity) key of ``Found.first``, built once here
+        # rather than per answer, whether it is one word, and the stems it needs.
         self.phrasings = tuple(
-            tuple((p, p.stems[0], p.negated, frozenset(p.stems)) for p in criterion.phrasings)
+            tuple(
+                (p, (p.stems[0], p.negated), len(p.stems) == 1, frozenset(p.stems))
+                for p in criterion.phrasings
+            )
             for criterion in self.criteria
         )
 
@@ -116,14 +121,16 @@ class Matcher:
         """Token positions of the first phrasing of criterion ``index`` that occurs, and
         that phrasing (``(), None`` if none does), as ``match_criterion`` finds them."""
         first = found.first
-        for phrasing, head, negated, needed in self.phrasings[index]:
-            position = first.get((head, negated))
+        for phrasing, key, single, needed in self.phrasings[index]:
+            position = first.get(key)
             if position is None:
                 continue
-            if len(phrasing.stems) == 1:
+            if single:
                 return (position,), phrasing
             if needed <= found.stems:  # find_phrasing fails unless every stem occurs
-                where = find_phrasing(tokens, phrasing.stems, negated=negated, index=found.index)
+                where = find_phrasing(
+                    tokens, phrasing.stems, negated=phrasing.negated, index=found.index
+                )
                 if where is not None:
                     return where, phrasing
         return (), None

@@ -15,7 +15,6 @@ are identical to the last bit; ``tests/scoring/test_fast_path.py`` keeps it that
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Self
@@ -54,9 +53,30 @@ _WORD_CACHE_SIZE = 50_000
 # Reference matrices up to this many cells are kept dense for the fast path; larger ones
 # (a neighbour index over many graded answers) are multiplied as sparse matrices instead.
 _DENSE_CELLS = 1_000_000
-# scikit-learn's whitespace normalisation before character n-grams (VectorizerMixin).
-_WHITE_SPACES = re.compile(r"\s\s+")
 _EMPTY = np.zeros(0, dtype=np.intp)
+# ``TfidfSpace.best`` works in plain Python floats for documents of up to this many features
+# (repeats counted) and up to ``_PYTHON_ROWS`` rows: a word model's few dozen features cost
+# about ten NumPy calls of a microsecond or more each, far more than the arithmetic itself.
+# Longer documents (character n-grams of a long answer) go through NumPy, where the per-call
+# cost is spread over hundreds of values. Both give the same floats (see ``TfidfSpace``).
+_PYTHON_FEATURES = 160
+_PYTHON_ROWS = 16
+# ``np.log(count) + 1.0`` (sublinear tf) for counts below this, computed once with NumPy's own
+# ``log`` so that the table holds exactly the values ``vector`` computes per document.
+_LOG_TABLE_SIZE = 1024
+_LOG_PLUS_ONE: list[float] = [
+    math.nan,  # a count of zero never occurs: only features present are looked up
+    *(np.log(np.arange(1, _LOG_TABLE_SIZE, dtype=np.float64)) + 1.0).tolist(),
+]
+
+_LOG_PLUS_ONE_ARRAY = np.array(_LOG_PLUS_ONE, dtype=np.float64)
+
+
+def _log_plus_one(count: int) -> float:
+    """``np.log(count) + 1.0``, from the table when it is there."""
+    if count < _LOG_TABLE_SIZE:
+        return _LOG_PLUS_ONE[count]
+    return float(np.log(np.array([count], dtype=np.float64))[0] + 1.0)
 
 
 class TfidfSpace:
@@ -87,13 +107,29 @@ class TfidfSpace:
             self._sparse.toarray() if shape[0] * shape[1] <= _DENSE_CELLS else None
         )
         self._ngrams: dict[str, np.ndarray] = {}
+        # For the plain-Python path: idf as floats, and per feature the rows that have it with
+        # their values, rows ascending (``None`` where there are too many rows for it).
+        self._idf_list: list[float] = self.idf.tolist()
+        self._rows = shape[0]
+        self._postings: dict[int, list[tuple[int, float]]] | None = None
+        if shape[0] <= _PYTHON_ROWS:
+            postings: dict[int, list[tuple[int, float]]] = {}
+            coo = self._sparse.tocoo()
+            for row, column, value in sorted(
+                zip(coo.row.tolist(), coo.col.tolist(), coo.data.tolist(), strict=True)
+            ):
+                postings.setdefault(column, []).append((row, value))
+            self._postings = postings
 
     def vector(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The normalised TF-IDF vector of a document: (sorted feature indices, values)."""
         counts = np.bincount(indices)
         features = counts.nonzero()[0]
-        values = np.log(counts.take(features).astype(np.float64))
-        values += 1.0
+        if indices.size < _LOG_TABLE_SIZE:  # every count is in the table
+            values = _LOG_PLUS_ONE_ARRAY.take(counts.take(features))
+        else:
+            values = np.log(counts.take(features).astype(np.float64))
+            values += 1.0
         values *= self.idf.take(features)
         values /= math.sqrt(float(np.cumsum(values * values)[-1]))
         return features, values
@@ -109,6 +145,69 @@ class TfidfSpace:
         products = self._dense.take(features, axis=1)
         products *= values
         return np.cumsum(products, axis=1)[:, -1]
+
+    def best(self, indices: Sequence[int]) -> float:
+        """``max(similarities(np.array(indices)))`` clamped to 0..1 (0.0 for no known
+        feature): the same floats, from plain Python for short documents."""
+        if not indices:
+            return 0.0
+        if self._postings is None or len(indices) > _PYTHON_FEATURES:
+            return _best(self.similarities(np.array(indices, dtype=np.intp)))
+        return float(min(1.0, max(0.0, max(self.python_similarities(indices)))))
+
+    def nearest(self, indices: Sequence[int]) -> int:
+        """``argmax(similarities(np.array(indices)))`` (0 for no known feature)."""
+        if not indices:
+            return 0
+        if self._postings is None or len(indices) > _PYTHON_FEATURES:
+            similarities = self.similarities(np.array(indices, dtype=np.intp))
+            return 0 if similarities is None else int(np.argmax(similarities))
+        values = self.python_similarities(indices)
+        return values.index(max(values))  # the first on a tie, like argmax
+
+    def python_similarities(self, indices: Sequence[int]) -> list[float]:
+        """``similarities`` in plain Python floats, operation for operation (``indices``
+        non-empty; only for a space with ``_postings``):
+
+        - counts per feature, features ascending (``bincount`` then ``nonzero``);
+        - ``(log(count) + 1.0) * idf`` per feature, the table holding NumPy's ``log``;
+        - the squared norm summed left to right (``cumsum``), ``sqrt``, one division each;
+        - per row, its products with the document summed left to right in feature order.
+          The dense product also adds ``0.0`` for every feature a row lacks; adding ``+0.0``
+          to a sum that is ``+0.0`` or positive changes no bit, so those are skipped.
+        """
+        postings = self._postings
+        assert postings is not None
+        counts: dict[int, int] = {}
+        get = counts.get
+        for index in indices:
+            counts[index] = get(index, 0) + 1
+        features = sorted(counts)
+        idf = self._idf_list
+        table = _LOG_PLUS_ONE
+        values = [
+            (table[count] if (count := counts[f]) < _LOG_TABLE_SIZE else _log_plus_one(count))
+            * idf[f]
+            for f in features
+        ]
+        squares = 0.0
+        for value in values:
+            squares += value * value
+        norm = math.sqrt(squares)
+        totals = [0.0] * self._rows
+        no_rows: list[tuple[int, float]] = []
+        for feature, value in zip(features, values, strict=True):
+            rows = postings.get(feature, no_rows)
+            if rows:
+                value /= norm
+                for row, weight in rows:
+                    totals[row] += weight * value
+        return totals
+
+    def word_index_list(self, features: Sequence[str]) -> list[int]:
+        """``word_indices`` as a list."""
+        get = self.vocabulary.get
+        return [index for feature in features if (index := get(feature)) is not None]
 
     def word_indices(self, features: Sequence[str]) -> np.ndarray:
         """Vocabulary indices of ``features`` (out-of-vocabulary ones dropped)."""
@@ -126,7 +225,10 @@ class TfidfSpace:
         """
         cache = self._ngrams
         arrays = []
-        for word in _WHITE_SPACES.sub(" ", preprocessor(text)).split():
+        # ``split()`` splits on runs of exactly the characters scikit-learn's ``\s\s+``
+        # collapses (``str.isspace`` is what ``re`` calls whitespace), so the collapsing
+        # itself can be left out: the words are the same.
+        for word in preprocessor(text).split():
             array = cache.get(word)
             if array is None:
                 array = self.word_indices(_char_wb_ngrams(word, ngram_range))
@@ -157,7 +259,9 @@ def _char_wb_ngrams(word: str, ngram_range: tuple[int, int]) -> list[str]:
 def _best(similarities: np.ndarray | None) -> float:
     if similarities is None:
         return 0.0
-    return float(min(1.0, max(0.0, similarities.max())))
+    # One value per reference answer (a handful): the largest of the plain floats is the
+    # same float as ``ndarray.max``, without its Python-level wrapper (no NaN can occur).
+    return float(min(1.0, max(0.0, max(similarities.tolist()))))
 
 
 class SimilarityScorer:
@@ -199,12 +303,11 @@ class SimilarityScorer:
         ``transform_score``, without scikit-learn's per-call overhead.
         """
         # Rows are L2-normalised, so cosine similarity is a dot product.
-        return _best(self.space_.similarities(self.space_.word_indices(self.analyzer_(answer))))
+        return self.space_.best(self.space_.word_index_list(self.analyzer_(answer)))
 
     def nearest(self, answer: str | Sequence[str]) -> int:
         """Index of the most similar reference (the first on a tie or with no known word)."""
-        similarities = self.space_.similarities(self.space_.word_indices(self.analyzer_(answer)))
-        return 0 if similarities is None else int(np.argmax(similarities))
+        return self.space_.nearest(self.space_.word_index_list(self.analyzer_(answer)))
 
     def transform_score(self, answer: str | Sequence[str]) -> float:
         """``score`` through ``TfidfVectorizer.transform``: the reference for equivalence
@@ -242,6 +345,7 @@ class CharSimilarityScorer:
 
     def score(self, answer: str) -> float:
         """Equal to ``transform_score``, without scikit-learn's per-call overhead."""
+        # Character n-grams of an answer run to hundreds: NumPy's path (see ``TfidfSpace``).
         space = self.space_
         return _best(space.similarities(space.char_wb_indices(answer, normalise, self.ngram_range)))
 

@@ -112,9 +112,12 @@ def _pieces(word: str) -> tuple[_Piece, ...]:
 
 
 # The words of one whitespace-free chunk of text: (start, end, clause break before it,
-# pieces) per word, offsets relative to the chunk; and whether a clause break follows the
-# last word (or, for a chunk without words, occurs anywhere in it).
-_Chunk = tuple[tuple[tuple[int, int, bool, tuple[_Piece, ...]], ...], bool]
+# pieces) per word, offsets relative to the chunk; whether a clause break follows the
+# last word (or, for a chunk without words, occurs anywhere in it); and, for a chunk with
+# words but no negator or clause-break word, its tokens as (text, stem, start, end, is stop
+# word), which outside a negation's reach are all there is to know (None otherwise).
+_Plain = tuple[tuple[str, str, int, int, bool], ...]
+_Chunk = tuple[tuple[tuple[int, int, bool, tuple[_Piece, ...]], ...], bool, _Plain | None]
 
 
 @lru_cache(maxsize=100_000)
@@ -130,7 +133,16 @@ def _chunk(chunk: str) -> _Chunk:
         words.append((start, end, gap_break, _pieces(match.group())))
         previous_end = end
     tail_break = _CLAUSE_BREAK_RE.search(chunk, previous_end) is not None
-    return tuple(words), tail_break
+    pieces = [
+        (piece, start, end, is_break or negator)
+        for start, end, _, word_pieces in words
+        for piece in word_pieces
+        for is_break, negator in [piece[3:]]
+    ]
+    plain = None
+    if pieces and not any(special for *_, special in pieces):
+        plain = tuple((p[0], p[1], start, end, p[2]) for p, start, end, _ in pieces)
+    return tuple(words), tail_break, plain
 
 
 def tokenize(text: str) -> list[Token]:
@@ -152,7 +164,14 @@ def tokenize(text: str) -> list[Token]:
         # Only whitespace lies between ``position`` and the chunk, so this finds the chunk.
         base = find(chunk, position)
         position = base + len(chunk)
-        words, tail_break = _chunk(chunk)
+        words, tail_break, plain = _chunk(chunk)
+        if plain is not None and since_negation is None:
+            # No negation open and none opened here: nothing is negated, and the clause
+            # breaks only matter once a negation is open (the last word's tail is kept).
+            for piece, stemmed, start, end, is_stop in plain:
+                append(new(Token, (piece, stemmed, start + base, end + base, is_stop, False)))
+            pending_break = tail_break
+            continue
         for start, end, gap_break, pieces in words:
             if since_negation is not None and (pending_break or gap_break):
                 since_negation = None

@@ -29,16 +29,26 @@ from service.scoring.advisories import (
     repetition,
     stuffing,
 )
+from service.scoring.advisories.echo import (
+    ECHO_MIN_CONTENT_WORDS,
+    ECHO_SHINGLE_WORDS,
+    Echo,
+    FeedbackEcho,
+    _echo_keys,
+)
+from service.scoring.feedback import feedback_texts
 from service.scoring.keywords import match_criterion, reference_coverage
 from service.scoring.matching import Found as _Found
 from service.scoring.matching import Matcher as _Matcher
 from service.scoring.similarity import (
+    _LOG_TABLE_SIZE,
     CharSimilarityScorer,
     NeighbourIndex,
     SimilarityScorer,
     StemAnalyzer,
     TfidfSpace,
     _char_wb_ngrams,
+    _log_plus_one,
 )
 from service.scoring.spelling import SpellingCorrector
 from service.scoring.text import (
@@ -47,6 +57,7 @@ from service.scoring.text import (
     _WORD_RE,
     NEGATION_REACH,
     STOP_WORDS,
+    Token,
     content_stems,
     is_negator,
     normalise,
@@ -173,6 +184,43 @@ def test_vector_equals_transform_row(seeds: list[tuple[Grader, list[str]]]) -> N
             assert values.tolist() == row.data.tolist(), answer
 
 
+def test_python_similarities_equal_numpy_path(seeds: list[tuple[Grader, list[str]]]) -> None:
+    """``TfidfSpace.python_similarities`` (plain floats) against the NumPy ``similarities``
+    it stands in for, on word and character models (the engine uses it for words only, but
+    character documents are long and repeat features, so they test the counting harder)."""
+    checked = 0
+    for grader, answer in _pairs(seeds):
+        for scorer in (grader.similarity, grader.char_similarity):
+            assert scorer is not None
+            space = scorer.space_
+            if isinstance(scorer, CharSimilarityScorer):
+                indices = space.char_wb_indices(answer, normalise, scorer.ngram_range)
+            else:
+                indices = space.word_indices(scorer.analyzer_(answer))
+            expected = space.similarities(indices)
+            if expected is None:
+                assert space.best(indices.tolist()) == 0.0
+                continue
+            assert space.python_similarities(indices.tolist()) == expected.tolist(), answer
+            best = float(min(1.0, max(0.0, expected.max())))
+            assert space.best(indices.tolist()) == best
+            assert space.nearest(indices.tolist()) == int(np.argmax(expected))
+            checked += 1
+    assert checked > 1000
+
+
+def test_log_table_equals_numpy_log() -> None:
+    """The sublinear-tf table holds what ``np.log(counts) + 1.0`` gives in any position of
+    an array (the way ``vector`` and scikit-learn compute it), and past its end the
+    fallback does too."""
+    counts = np.arange(1, _LOG_TABLE_SIZE + 50, dtype=np.float64)
+    rng = np.random.default_rng(1)
+    for array in (counts, counts[::-1].copy(), rng.permutation(counts), counts[:7].copy()):
+        expected = np.log(array) + 1.0
+        table = [_log_plus_one(int(c)) for c in array]
+        assert table == expected.tolist()
+
+
 def test_char_wb_ngrams_equal_sklearn_analyzer(seeds: list[tuple[Grader, list[str]]]) -> None:
     rng = random.Random(11)
     alphabet = [*"ab xyz.,'-", "\u00a0", "\u2003", "\n", "\t", "\x1c", "\x85", "\u2028"]
@@ -188,6 +236,15 @@ def test_char_wb_ngrams_equal_sklearn_analyzer(seeds: list[tuple[Grader, list[st
             for gram in _char_wb_ngrams(word, (3, 5))
         ]
         assert ours == analyze(text), repr(text)
+
+
+def test_regex_whitespace_is_str_whitespace() -> None:
+    """``char_wb_indices`` relies on ``str.split()`` splitting on exactly the characters
+    scikit-learn's ``\\s\\s+`` collapses, for every code point."""
+    space = re.compile(r"\s")
+    for code in range(0x110000):
+        char = chr(code)
+        assert (space.match(char) is not None) == char.isspace(), hex(code)
 
 
 def test_neighbour_index_equals_sklearn_transform(seeds: list[tuple[Grader, list[str]]]) -> None:
@@ -364,3 +421,84 @@ def test_assess_with_tokens_equals_assess_alone(seeds: list[tuple[Grader, list[s
                 tokens=tokenize(answer),
             )
             assert shared == alone
+
+
+def _reference_judged(answer: base.Answer) -> list[str]:
+    """``is_gibberish``'s judged words before ``_judged_words`` inlined the prose check."""
+    return [
+        token.text
+        for token in answer.tokens
+        if len(token.text) >= gibberish.GIBBERISH_MIN_WORD_LETTERS
+        and token.text.isascii()
+        and token.text.isalpha()
+        and gibberish._written_as_prose(answer.text, token.start, token.end)
+    ]
+
+
+def _reference_is_keyword_list(answer: base.Answer, context: base.AnswerContext) -> bool:
+    """``is_keyword_list`` before phrasings were looked up by their first stem."""
+    hits = 0
+    for stems in context.phrasings:
+        if answer.stems.issuperset(stems):
+            hits += 1
+            if hits >= stuffing.STUFFING_MIN_PHRASINGS:
+                return stuffing._lacks_sentences(answer)
+    return False
+
+
+def _reference_echo_find(echo: FeedbackEcho, tokens: list[Token]) -> Echo:
+    """``FeedbackEcho.find`` before the shortcut on shingle heads: every 4-gram looked up."""
+    stems, stops, where = _echo_keys(tokens)
+    size = ECHO_SHINGLE_WORDS
+    copied = [False] * len(stems)
+    for i in range(len(stems) - size + 1):
+        if tuple(stems[i : i + size]) in echo.shingles:
+            copied[i : i + size] = [True] * size
+    spans: list[tuple[int, int]] = []
+    words = 0
+    run_start: int | None = None
+    for position, is_copied in enumerate([*copied, False]):
+        if is_copied and run_start is None:
+            run_start = position
+        elif not is_copied and run_start is not None:
+            content = position - run_start - sum(stops[run_start:position])
+            if content >= ECHO_MIN_CONTENT_WORDS:
+                spans.append((tokens[where[run_start]].start, tokens[where[position - 1]].end))
+                words += position - run_start
+            run_start = None
+    return Echo(tuple(spans), words, len(stems))
+
+
+def _code_and_case_texts(count: int, seed: int) -> list[str]:
+    """Words in every case and next to code symbols, the cases the prose check separates."""
+    rng = random.Random(seed)
+    words = ["secret", "Secret", "SECRET", "sEcret", "xPtr", "bcdfghjk", "qwerty", "aaab", "ok"]
+    glue = [" ", " ", "*", "&", "(", ")", "[", "]", ";", "=", "_", "/", "\\", ", ", ". ", "'"]
+    return [
+        "".join(rng.choice(words) + rng.choice(glue) for _ in range(rng.randint(0, 25)))
+        for _ in range(count)
+    ]
+
+
+def test_advisory_lookups_equal_plain_loops(seeds: list[tuple[Grader, list[str]]]) -> None:
+    """The gibberish word filter, keyword-list phrasing lookup and echo shortcut give what
+    the loops they replaced give, with and without copied feedback in the answer."""
+    base_texts = [answer for _, answer in _pairs(seeds)]
+    base_texts += _random_texts(3000, 8) + _code_and_case_texts(3000, 9)
+    for grader, _ in seeds:
+        context = grader._advisory_context
+        assert context is not None
+        feedback = feedback_texts(grader.criteria)
+        rng = random.Random(10)
+        texts = base_texts + [
+            f"{rng.choice(base_texts)} {rng.choice(feedback)} {rng.choice(base_texts)}"
+            for _ in range(2000)
+        ]
+        for text in texts:
+            answer = base.Answer.of(text)
+            assert gibberish._judged_words(answer) == _reference_judged(answer), repr(text)
+            assert stuffing.is_keyword_list(answer, context) == _reference_is_keyword_list(
+                answer, context
+            ), repr(text)
+            tokens = tokenize(text)
+            assert grader._echo.find(tokens) == _reference_echo_find(grader._echo, tokens)

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from service.scoring.errors import RubricError
 from service.scoring.language import ENGLISH, QuestionLanguage
@@ -48,6 +49,18 @@ class AnswerContext:
     # Every content stem the reference answers add to the question.
     reference_own_stems: frozenset[str] = frozenset()
     language: QuestionLanguage = ENGLISH
+    # ``phrasings`` as sets, by their first stem: a phrasing can only be covered by an answer
+    # that has its first stem, so ``is_keyword_list`` looks at those alone.
+    phrasings_by_head: dict[str, tuple[frozenset[str], ...]] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        by_head: dict[str, list[frozenset[str]]] = {}
+        for stems in self.phrasings:
+            by_head.setdefault(stems[0], []).append(frozenset(stems))
+        heads = {head: tuple(sets) for head, sets in by_head.items()}
+        object.__setattr__(self, "phrasings_by_head", heads)
 
     @classmethod
     def build(
@@ -130,10 +143,12 @@ def split_tokens(
     start = 0
     index = 0
     count = len(tokens)
+    starts: list[int] | None = None  # token starts (non-decreasing), built at the first cut
     for match in separator.finditer(text):
-        cut = match.start()
-        while index < count and tokens[index].start < cut:
-            index += 1
+        if starts is None:
+            starts = [token.start for token in tokens]
+        # The first token at or after ``index`` that starts at or after the cut.
+        index = bisect_left(starts, match.start(), index)
         parts.append((start, index))
         start = index
     parts.append((start, count))

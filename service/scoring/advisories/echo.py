@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from service.scoring.advisories.base import Advisory, share
 from service.scoring.text import Token, tokenize
@@ -96,6 +96,11 @@ class FeedbackEcho:
     """
 
     shingles: frozenset[tuple[str, ...]]
+    # The first stems of the shingles: a copied run can only start at one of them.
+    heads: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "heads", frozenset(shingle[0] for shingle in self.shingles))
 
     @classmethod
     def build(cls, feedback: Iterable[str], material: Iterable[str]) -> FeedbackEcho:
@@ -106,12 +111,17 @@ class FeedbackEcho:
     def find(self, tokens: Sequence[Token]) -> Echo:
         """The ranges of the answer (``tokens``: ``tokenize(answer)``) copied from feedback:
         runs of overlapping shared 4-grams with at least two content words."""
+        heads = self.heads
+        if heads.isdisjoint([token.stem for token in tokens]):
+            # The usual case, decided without building a shingle: no 4-gram can match, so
+            # nothing is copied (the count skips numbers, as ``_echo_keys`` does).
+            return Echo((), 0, sum(not token.text.isdigit() for token in tokens))
         stems, stops, where = _echo_keys(tokens)
         size = ECHO_SHINGLE_WORDS
         shingles = self.shingles
         copied = [False] * len(stems)
         for i in range(len(stems) - size + 1):
-            if tuple(stems[i : i + size]) in shingles:
+            if stems[i] in heads and tuple(stems[i : i + size]) in shingles:
                 copied[i : i + size] = [True] * size
         spans: list[tuple[int, int]] = []
         words = 0

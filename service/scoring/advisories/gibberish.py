@@ -52,14 +52,7 @@ def is_gibberish(answer: Answer) -> bool:
     touching code symbols (``*xPtr``, ``&x[1]``) are often vowel-less or unusual, and are
     not what gibberish is.
     """
-    judged = [
-        token.text
-        for token in answer.tokens
-        if len(token.text) >= GIBBERISH_MIN_WORD_LETTERS
-        and token.text.isascii()
-        and token.text.isalpha()
-        and _written_as_prose(answer.text, token.start, token.end)
-    ]
+    judged = _judged_words(answer)
     nonwords = sum(not _looks_like_word(word) for word in judged)
     if nonwords >= GIBBERISH_MIN_NONWORDS and (
         share(nonwords, len(judged)) >= GIBBERISH_MIN_NONWORD_SHARE
@@ -74,6 +67,25 @@ def is_gibberish(answer: Answer) -> bool:
 
 
 _CODE_SYMBOLS = frozenset("*&_[](){};=<>#$%^~`/\\")
+
+
+def _judged_words(answer: Answer) -> list[str]:
+    """The words ``is_gibberish`` judges: ASCII letters only, four or more, written as prose
+    (``_written_as_prose``, inlined: this runs for every word of every answer)."""
+    text = answer.text
+    length = len(text)
+    symbols = _CODE_SYMBOLS
+    judged = []
+    for word, _, start, end, _, _ in answer.tokens:
+        if len(word) < GIBBERISH_MIN_WORD_LETTERS or not word.isascii() or not word.isalpha():
+            continue
+        surface = text[start:end]
+        if not (surface.islower() or (surface[0].isupper() and surface[1:].islower())):
+            continue
+        if (start > 0 and text[start - 1] in symbols) or (end < length and text[end] in symbols):
+            continue
+        judged.append(word)
+    return judged
 
 
 def _written_as_prose(text: str, start: int, end: int) -> bool:

@@ -69,7 +69,7 @@ def is_other_language(answer: Answer, language: QuestionLanguage) -> bool:
     words = _language_words(answer)
     if len(words) < LANGUAGE_MIN_WORDS:
         return False
-    own = sum(word in language.words for word in words)
+    own = sum(map(language.words.__contains__, words))
     if share(own, len(words)) >= QUESTION_WORDS_MAX_SHARE or _is_code_like(answer.text):
         return False
     # The identifier reads the words alone: numbers, symbols and formula letters are no

@@ -52,14 +52,18 @@ def is_repetitive(answer: Answer) -> bool:
     return len(zlib.compress(raw, 9)) / len(raw) < REPETITION_MAX_COMPRESSION_RATIO
 
 
-def _extra_sentence_copies(text: str, tokens: Sequence[Token] | None = None) -> int:
+def _extra_sentence_copies(
+    text: str, tokens: Sequence[Token] | None = None, words: Sequence[str] | None = None
+) -> int:
     """How many sentences (of a few words or more) repeat an earlier one word for word.
 
-    ``tokens``: ``tokenize(text)``, split by sentence instead of tokenising each sentence.
+    ``tokens``: ``tokenize(text)``, split by sentence instead of tokenising each sentence;
+    ``words``: their texts, if known.
     """
     if tokens is None:
         tokens = tokenize(text)
-    words = [t.text for t in tokens]
+    if words is None:
+        words = [t.text for t in tokens]
     counts = Counter(
         tuple(words[start:end])
         for start, end in split_tokens(text, tokens, _SENTENCE_BREAK_RE)

@@ -40,13 +40,18 @@ _LIST_BREAK_RE = re.compile(r"[,;\n\u2022\u00b7|]+|(?<=[.!?])\s+|(?:^|\s)[-*]\s"
 
 def is_keyword_list(answer: Answer, context: AnswerContext) -> bool:
     """Several rubric phrasings, and no sentences around them."""
-    covered = answer.stems.issuperset
+    stems = answer.stems
+    covered = stems.issuperset
+    by_head = context.phrasings_by_head
     hits = 0
-    for stems in context.phrasings:
-        if covered(stems):
-            hits += 1
-            if hits >= STUFFING_MIN_PHRASINGS:  # enough: the rest cannot change the answer
-                return _lacks_sentences(answer)
+    # Each phrasing is listed under its first stem only, so none is counted twice; only the
+    # count matters, not the order phrasings are met in.
+    for head in stems:
+        for phrasing in by_head.get(head, ()):
+            if covered(phrasing):
+                hits += 1
+                if hits >= STUFFING_MIN_PHRASINGS:  # enough: the rest cannot change it
+                    return _lacks_sentences(answer)
     return False
 
 
