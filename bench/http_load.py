@@ -14,8 +14,8 @@ throughput ratio measured side by side in each run. Every request is bounded (ti
 every run is bounded (duration); only loopback is used.
 
 The load generator is a minimal keep-alive HTTP/1.1 client on asyncio streams rather than
-httpx: it shares the machine with the server, and the less CPU it takes, the more the
-figures describe the server.
+httpx (``bench._server.Connection``): it shares the machine with the server, and the less
+CPU it takes, the more the figures describe the server.
 """
 
 from __future__ import annotations
@@ -33,18 +33,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-
 from bench import profiling
-from tests.support.server import (
-    ServerProcess,
-    create_integration_key,
-    run_command,
-    service_env,
+from bench._server import (
+    ADMIN_KEY,
+    Connection,
+    add_database_options,
+    databases,
+    migrated_env,
+    progress,
 )
+from tests.support.server import ServerProcess, create_integration_key
 
-ADMIN_KEY = "grk_bench-admin-key-0123456789abcdefghijklmnopq"
 QUESTION_ID = "backchannel-q1"
 # Realistic answers of different lengths (the scoring cost grows with the answer).
 ANSWERS = [
@@ -78,40 +77,6 @@ class RunResult:
         if not ordered:
             return float("nan")
         return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-class Connection:
-    """One keep-alive HTTP/1.1 connection: enough protocol for JSON POSTs to uvicorn."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def post(self, path: str, headers: dict[str, str], body: bytes) -> int:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        assert self.reader is not None
-        head = [f"POST {path} HTTP/1.1", f"Host: {self.host}:{self.port}"]
-        head += [f"{name}: {value}" for name, value in headers.items()]
-        head += ["Content-Type: application/json", f"Content-Length: {len(body)}", "", ""]
-        self.writer.write("\r\n".join(head).encode() + body)
-        status_line = await self.reader.readline()
-        status = int(status_line.split()[1])
-        length = 0
-        while (line := await self.reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.decode("latin-1").partition(":")
-            if name.strip().lower() == "content-length":
-                length = int(value)
-        await self.reader.readexactly(length)
-        return status
-
-    async def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            with contextlib.suppress(OSError):
-                await self.writer.wait_closed()
-            self.reader = self.writer = None
 
 
 async def run_endpoint(
@@ -162,24 +127,13 @@ async def run_endpoint(
     return RunResult(endpoint, counts["requests"], counts["errors"], seconds, latencies)
 
 
-def reset_postgres(url: str) -> None:
-    engine = create_engine(url)
-    try:
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-    finally:
-        engine.dispose()
-
-
 @contextlib.contextmanager
 def bench_server(
     database_url: str, log_path: Path, *, workers: int, extra_env: dict[str, str]
 ) -> Iterator[ServerProcess]:
-    env = service_env(
+    env = migrated_env(
         database_url,
         {
-            "GRADER_BOOTSTRAP_ADMIN_KEY": ADMIN_KEY,
             "GRADER_BENCH_ENDPOINTS": "true",
             # Per-key rate limits off: they would cap the very throughput being measured.
             "GRADER_RATE_LIMIT": "",
@@ -187,7 +141,6 @@ def bench_server(
             **extra_env,
         },
     )
-    run_command(["migrate"], env)
     server = ServerProcess(env, log_path, workers=workers)
     server.start()
     try:
@@ -239,11 +192,6 @@ def bench_database(
     return results
 
 
-def progress(line: str) -> None:
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
-
-
 def report(all_results: dict[str, dict[str, list[RunResult]]], args: argparse.Namespace) -> str:
     lines = [
         f"HTTP benchmark: {args.concurrency} concurrent clients, {args.runs} runs x "
@@ -291,8 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.http_load", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--postgres-url", help="throwaway PostgreSQL database (schema reset)")
-    parser.add_argument("--skip-sqlite", action="store_true")
+    add_database_options(parser)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=8.0, help="measured, per endpoint run")
     parser.add_argument("--warmup", type=float, default=1.0)
@@ -317,18 +264,10 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.runs <= 20 or not 0 < args.seconds <= 120 or not 1 <= args.concurrency <= 256:
         parser.error("--runs 1..20, --seconds up to 120, --concurrency 1..256")
 
-    databases: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="grader-bench-") as tmp:
         workdir = Path(tmp)
-        if not args.skip_sqlite:
-            databases["sqlite"] = f"sqlite:///{workdir / 'bench.db'}"
-        if args.postgres_url:
-            if make_url(args.postgres_url).host not in ("127.0.0.1", "localhost", "::1"):
-                parser.error("the benchmark only runs against a loopback database")
-            reset_postgres(args.postgres_url)
-            databases["postgresql"] = args.postgres_url
         all_results = {}
-        for name, url in databases.items():
+        for name, url in databases(parser, args, workdir).items():
             progress(f"{name}: {url}")
             try:
                 all_results[name] = bench_database(name, url, args, workdir)
