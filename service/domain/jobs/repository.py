@@ -81,41 +81,50 @@ class JobRepository:
         plain rows with their newest result's rubric version and engine. Only what existed
         when the job was created: ``total`` counted exactly these, and later submissions
         are scored with the new rubric anyway."""
-        newest = (
-            select(func.max(GradingResult.id))
-            .where(GradingResult.submission_id == Submission.id)
-            .correlate(Submission)
-            .scalar_subquery()
-        )
-        stmt = (
-            select(
-                Submission.id,
-                Submission.created_at,
-                Submission.answer,
-                Submission.machine_points,
-                Submission.is_overridden,
-                Submission.api_key_id,
-                Submission.lti_resource_link_id,
-                GradingResult.rubric_version_id.label("latest_version_id"),
-                GradingResult.engine_version.label("latest_engine"),
-            )
-            .outerjoin(GradingResult, GradingResult.id == newest)
-            .where(
-                Submission.question_id == job.question_id,
-                Submission.created_at <= job.created_at,
-            )
+        page = select(
+            Submission.id,
+            Submission.created_at,
+            Submission.answer,
+            Submission.machine_points,
+            Submission.is_overridden,
+            Submission.api_key_id,
+            Submission.lti_resource_link_id,
+        ).where(
+            Submission.question_id == job.question_id,
+            Submission.created_at <= job.created_at,
         )
         if after is None and job.cursor_created_at is not None and job.cursor_id is not None:
             after = (job.cursor_created_at, job.cursor_id)
         if after is not None:
             created_at, submission_id = after
-            stmt = stmt.where(
+            page = page.where(
+                # Implied by the next condition; stated so the (question_id, created_at)
+                # index range starts at the cursor instead of the first submission.
+                Submission.created_at >= created_at,
                 or_(
                     Submission.created_at > created_at,
                     and_(Submission.created_at == created_at, Submission.id > submission_id),
-                )
+                ),
             )
-        stmt = stmt.order_by(Submission.created_at, Submission.id).limit(size)
+        rows = page.order_by(Submission.created_at, Submission.id).limit(size).subquery("page")
+        # The newest result is looked up for the page's rows only, after the LIMIT: joined
+        # before it, PostgreSQL ran the lookup for every remaining submission in each batch.
+        newest = (
+            select(func.max(GradingResult.id))
+            .where(GradingResult.submission_id == rows.c.id)
+            .correlate(rows)
+            .scalar_subquery()
+        )
+        stmt = (
+            select(
+                *rows.c,
+                GradingResult.rubric_version_id.label("latest_version_id"),
+                GradingResult.engine_version.label("latest_engine"),
+            )
+            .select_from(rows)
+            .outerjoin(GradingResult, GradingResult.id == newest)
+            .order_by(rows.c.created_at, rows.c.id)
+        )
         return self.session.execute(stmt).all()
 
     def keys_with_callbacks(self, rows: Sequence[Any]) -> set[uuid.UUID]:
