@@ -5,9 +5,21 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, and_, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, selectinload
 
 from service.db.models import ApiKey, GradingResult, Question, RescoreJob, Submission
@@ -86,7 +98,6 @@ class JobRepository:
             Submission.created_at,
             Submission.answer,
             Submission.machine_points,
-            Submission.is_overridden,
             Submission.api_key_id,
             Submission.lti_resource_link_id,
         ).where(
@@ -152,7 +163,7 @@ class JobRepository:
 
     def write_results(self, results: Sequence[ResultValues], scores: Sequence[NewScore]) -> None:
         """A batch's results and new scores: on PostgreSQL one COPY and one UPDATE; elsewhere
-        one multi-row INSERT and two bulk UPDATEs by primary key."""
+        one multi-row INSERT and one executemany UPDATE by primary key."""
         if not results and not scores:
             return
         connection = self.session.connection()
@@ -161,11 +172,8 @@ class JobRepository:
             return
         if results:
             self.session.execute(insert(GradingResult), [r.as_row() for r in results])
-        kept = [s.as_row(with_points=False) for s in scores if s.is_overridden]
-        replaced = [s.as_row(with_points=True) for s in scores if not s.is_overridden]
-        for updates in (replaced, kept):
-            if updates:
-                self.session.execute(update(Submission), updates)
+        if scores:
+            self.session.execute(_UPDATE_SCORES_BY_ID, [s.as_parameters() for s in scores])
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,25 +191,45 @@ class ResultValues:
 @dataclass(frozen=True, slots=True)
 class NewScore:
     """A submission's new machine score; ``points`` and ``needs_review`` only replace the
-    current ones when no instructor has overridden the score."""
+    current ones when no instructor has overridden the score (judged when written)."""
 
     id: uuid.UUID
     machine_points: float
     max_points: float
     points: float
     needs_review: bool
-    is_overridden: bool
 
-    def as_row(self, *, with_points: bool) -> dict[str, Any]:
-        row: dict[str, Any] = {
-            "id": self.id,
-            "status": "scored",
-            "machine_points": self.machine_points,
-            "max_points": self.max_points,
+    def as_parameters(self) -> dict[str, Any]:
+        return {
+            "b_id": self.id,
+            "b_machine_points": self.machine_points,
+            "b_max_points": self.max_points,
+            "b_points": self.points,
+            "b_needs_review": self.needs_review,
         }
-        if with_points:
-            row |= {"points": self.points, "needs_review": self.needs_review}
-        return row
+
+
+_SUBMISSION = cast(Table, Submission.__table__)
+
+
+def _kept_if_overridden(column: str) -> Any:
+    # Decided by the row as it is when written, not as it was read: the batch is scored
+    # outside the write transaction, and an instructor's override may land in between.
+    current = _SUBMISSION.c[column]
+    return case((_SUBMISSION.c.is_overridden, current), else_=bindparam(f"b_{column}"))
+
+
+_UPDATE_SCORES_BY_ID = (
+    update(_SUBMISSION)
+    .where(_SUBMISSION.c.id == bindparam("b_id"))
+    .values(
+        status="scored",
+        machine_points=bindparam("b_machine_points"),
+        max_points=bindparam("b_max_points"),
+        points=_kept_if_overridden("points"),
+        needs_review=_kept_if_overridden("needs_review"),
+    )
+)
 
 
 _RESULT_COLUMNS = (
@@ -221,8 +249,8 @@ _RESULT_COLUMNS = (
     "created_at",
 )
 _COPY_RESULTS = f"COPY grading_result ({', '.join(_RESULT_COLUMNS)}) FROM STDIN"
-# One statement for the whole batch. The override test reads the row as it is when the
-# UPDATE locks it, so an instructor's override committed after the batch was read is kept.
+# One statement for the whole batch; as in ``_UPDATE_SCORES_BY_ID``, an override is judged
+# by the row as the UPDATE locks it, so one committed after the batch was read is kept.
 _UPDATE_SCORES = """
 UPDATE submission AS s SET
     status = 'scored',

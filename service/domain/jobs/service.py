@@ -302,7 +302,6 @@ def _score_batch(graders: GraderCache, batch: _Batch) -> _Scored:
                 max_points=breakdown.max_points,
                 points=breakdown.points,
                 needs_review=breakdown.needs_review,
-                is_overridden=row.is_overridden,
             )
         )
         outcomes.append("changed" if row.machine_points != breakdown.points else "unchanged")
