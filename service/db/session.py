@@ -196,19 +196,6 @@ def begin_read_phase(session: Session) -> None:
     session.info[_READING] = True
 
 
-def end_read_phase_before_cpu_work(session: Session) -> None:
-    """End a read phase before CPU work that precedes the writes, where that matters.
-
-    On SQLite the read snapshot must end before writing (see ``begin_read_phase``). On
-    PostgreSQL the transaction simply goes on into the writes: its reads hold no lock, and
-    ending it would cost two round trips (COMMIT, then BEGIN) for a few milliseconds of a
-    pooled connection.
-    """
-    bind = session.get_bind()
-    if bind.dialect.name == "sqlite":
-        end_read_phase(session)
-
-
 def make_sessionmaker(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
     """``read_only`` sessions begin DEFERRED on SQLite, so long reads never block writers."""
     if read_only:
