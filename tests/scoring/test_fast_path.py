@@ -30,11 +30,11 @@ from service.scoring.advisories import (
     stuffing,
 )
 from service.scoring.advisories.echo import (
-    ECHO_MIN_CONTENT_WORDS,
     ECHO_SHINGLE_WORDS,
     Echo,
     FeedbackEcho,
     _echo_keys,
+    copied_runs,
 )
 from service.scoring.feedback import feedback_texts
 from service.scoring.keywords import match_criterion, reference_coverage
@@ -454,19 +454,8 @@ def _reference_echo_find(echo: FeedbackEcho, tokens: list[Token]) -> Echo:
     for i in range(len(stems) - size + 1):
         if tuple(stems[i : i + size]) in echo.shingles:
             copied[i : i + size] = [True] * size
-    spans: list[tuple[int, int]] = []
-    words = 0
-    run_start: int | None = None
-    for position, is_copied in enumerate([*copied, False]):
-        if is_copied and run_start is None:
-            run_start = position
-        elif not is_copied and run_start is not None:
-            content = position - run_start - sum(stops[run_start:position])
-            if content >= ECHO_MIN_CONTENT_WORDS:
-                spans.append((tokens[where[run_start]].start, tokens[where[position - 1]].end))
-                words += position - run_start
-            run_start = None
-    return Echo(tuple(spans), words, len(stems))
+    # Only which keys count as copied changed; turning them into spans is shared.
+    return copied_runs(tokens, copied, stops, where)
 
 
 def _code_and_case_texts(count: int, seed: int) -> list[str]:

@@ -88,6 +88,26 @@ def _shingles(text: str) -> set[tuple[str, ...]]:
     return {tuple(stems[i : i + size]) for i in range(len(stems) - size + 1)}
 
 
+def copied_runs(
+    tokens: Sequence[Token], copied: list[bool], stops: list[bool], where: list[int]
+) -> Echo:
+    """The echo of ``copied`` (one flag per key of ``_echo_keys``): each run of copied
+    keys with at least ECHO_MIN_CONTENT_WORDS content words, as a span of the answer."""
+    spans: list[tuple[int, int]] = []
+    words = 0
+    run_start: int | None = None
+    for position, is_copied in enumerate([*copied, False]):
+        if is_copied and run_start is None:
+            run_start = position
+        elif not is_copied and run_start is not None:
+            content = position - run_start - sum(stops[run_start:position])
+            if content >= ECHO_MIN_CONTENT_WORDS:
+                spans.append((tokens[where[run_start]].start, tokens[where[position - 1]].end))
+                words += position - run_start
+            run_start = None
+    return Echo(tuple(spans), words, len(copied))
+
+
 @dataclass(frozen=True, slots=True)
 class FeedbackEcho:
     """The word 4-grams of a question's feedback texts that its material does not contain.
@@ -123,16 +143,4 @@ class FeedbackEcho:
         for i in range(len(stems) - size + 1):
             if stems[i] in heads and tuple(stems[i : i + size]) in shingles:
                 copied[i : i + size] = [True] * size
-        spans: list[tuple[int, int]] = []
-        words = 0
-        run_start: int | None = None
-        for position, is_copied in enumerate([*copied, False]):
-            if is_copied and run_start is None:
-                run_start = position
-            elif not is_copied and run_start is not None:
-                content = position - run_start - sum(stops[run_start:position])
-                if content >= ECHO_MIN_CONTENT_WORDS:
-                    spans.append((tokens[where[run_start]].start, tokens[where[position - 1]].end))
-                    words += position - run_start
-                run_start = None
-        return Echo(tuple(spans), words, len(stems))
+        return copied_runs(tokens, copied, stops, where)
